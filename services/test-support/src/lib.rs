@@ -1,0 +1,57 @@
+//! Isolated stores for tests.
+//!
+//! Each test gets a PostgreSQL database of its own and a Redis key prefix of
+//! its own, on the loopback servers that the test command (`tests/run`)
+//! starts. They are found through `ESHOP_TEST_POSTGRES_URL` (an admin URL) and
+//! `ESHOP_TEST_REDIS_URL`. Dropping the handle removes the database or the
+//! keys, even when the test panics.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use eshop_test_support::{TestDatabase, TestRedis};
+//!
+//! let database = TestDatabase::create().await;
+//! sqlx::query("CREATE TABLE t (id int)").execute(database.pool()).await.unwrap();
+//! let redis = TestRedis::create().await;
+//! let key = redis.key("cart");
+//! # let _ = key;
+//! # }
+//! ```
+
+mod postgres;
+mod redis_keyspace;
+
+pub use postgres::TestDatabase;
+pub use redis_keyspace::TestRedis;
+
+/// Reads the URL of a store that the test command started.
+///
+/// # Panics
+/// When the variable is unset, saying how to start the stores.
+fn store_url(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!(
+            "{variable} is not set. Run the tests through tests/run, which starts \
+             PostgreSQL and Redis on loopback, or start them yourself with \
+             `tests/stores up` and `eval \"$(tests/stores env)\"`."
+        )
+    })
+}
+
+/// Runs `cleanup` to completion on a runtime of its own, so that `Drop` can
+/// finish async work whatever runtime (if any) the test used.
+fn run_to_completion<F>(cleanup: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let worker = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("building a runtime for cleanup")
+            .block_on(cleanup);
+    });
+    if worker.join().is_err() && !std::thread::panicking() {
+        panic!("cleaning up a test store failed");
+    }
+}
