@@ -12,10 +12,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 source "$here/versions.env"
-# shellcheck source=../cache.sh
-source "$here/../cache.sh"
+# shellcheck source-path=SCRIPTDIR source=../common.sh
+source "$here/../common.sh"
 
 cache=$ESHOP_CACHE_DIR/control-plane
 mkdir -p "$cache"
