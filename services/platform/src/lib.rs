@@ -1,0 +1,25 @@
+//! What every eShop service shares, and nothing that belongs to one service.
+//!
+//! - [`settings`]: typed settings from environment variables, rendered back
+//!   by the operator;
+//! - [`server`]: the HTTP server with health, readiness, metrics, request
+//!   ids, JSON logs, limits and graceful shutdown;
+//! - [`error`] and [`extract`]: the one JSON error shape and extractors that
+//!   reject bad requests in it;
+//! - [`auth`]: the internal credential and users' JWTs;
+//! - [`client`]: calls to other services with timeouts, retries and a
+//!   circuit breaker;
+//! - [`stores`]: PostgreSQL, SQLite and Redis connections and their
+//!   preparation.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod server;
+pub mod settings;
+pub mod shutdown;
+pub mod stores;
+pub mod telemetry;

@@ -1,0 +1,216 @@
+//! The HTTP server every service runs.
+//!
+//! A service hands over its API routes, readiness checks and metrics
+//! registry as a [`Service`]; [`Application::bind`] adds `/healthz`, `/readyz`
+//! and `/metrics`, puts the shared layers around the API (request ids, logs,
+//! metrics, a body limit, a timeout, JSON 404/405 answers, panics turned into
+//! a JSON 500) and binds the listener. [`Application::run_until_stopped`]
+//! serves until the stop signal, lets requests in flight finish, and then
+//! stops the service's background workers.
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    error_handling::HandleErrorLayer,
+    extract::{DefaultBodyLimit, Request},
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::{BoxError, ServiceBuilder, timeout::TimeoutLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    error::ApiError,
+    health::{self, Readiness},
+    metrics::{self, Metrics},
+    settings::ServerSettings,
+    stores::{self, Preparation},
+    telemetry::{self, REQUEST_ID_HEADER},
+};
+
+/// The largest request body a service accepts unless a route says otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// What a service brings to the server.
+pub struct Service {
+    /// Its name in logs, e.g. `catalog`.
+    pub name: &'static str,
+    /// Its API routes, with their state applied.
+    pub api: Router,
+    /// Whether its stores are prepared; the API answers 503 until they are.
+    pub preparation: Preparation,
+    /// What `/readyz` checks besides the preparation: its stores, usually.
+    pub checks: Vec<Arc<dyn Readiness>>,
+    /// Its own metrics; the server adds the HTTP ones.
+    pub registry: Registry,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// A bound, not yet running, service.
+#[derive(Debug)]
+pub struct Application {
+    name: &'static str,
+    listener: TcpListener,
+    router: Router,
+    stopping: CancellationToken,
+}
+
+impl Application {
+    /// Binds `settings.listen` (port 0 picks a free port) and assembles the
+    /// router.
+    pub async fn bind(
+        settings: &ServerSettings,
+        service: Service,
+        stopping: CancellationToken,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let metrics = Metrics::new(service.registry);
+        let name = service.name;
+
+        let mut checks = service.checks;
+        checks.insert(0, Arc::new(service.preparation.clone()));
+
+        let api = service.api.layer(
+            ServiceBuilder::new()
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(move |request: &Request| {
+                            let request_id = request
+                                .headers()
+                                .get(REQUEST_ID_HEADER)
+                                .and_then(|value| value.to_str().ok())
+                                .unwrap_or_default();
+                            tracing::info_span!(
+                                "request",
+                                service = name,
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                                request_id,
+                            )
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(middleware::from_fn(telemetry::scope_request_id))
+                .layer(middleware::from_fn_with_state(
+                    service.preparation,
+                    stores::require_prepared,
+                ))
+                .layer(HandleErrorLayer::new(timed_out))
+                .layer(TimeoutLayer::new(settings.request_timeout))
+                .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT)),
+        );
+        let probes = Router::new()
+            .route("/healthz", get(health::live))
+            .route(
+                "/readyz",
+                get(health::ready).with_state(Arc::new(checks)),
+            )
+            .route("/metrics", get(metrics::serve).with_state(metrics.clone()));
+
+        let router = Router::new()
+            .merge(api)
+            .merge(probes)
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(
+                ServiceBuilder::new()
+                    .layer(CatchPanicLayer::custom(panicked))
+                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                    .layer(PropagateRequestIdLayer::x_request_id())
+                    .layer(middleware::from_fn_with_state(metrics, metrics::track)),
+            );
+        Ok(Self {
+            name,
+            listener,
+            router,
+            stopping,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> io::Result<u16> {
+        Ok(self.address()?.port())
+    }
+
+    /// Serves until `stop` completes or the stopping token is cancelled,
+    /// finishes requests in flight, then cancels the token so the service's
+    /// background workers stop too.
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let stopping = self.stopping.clone();
+        tracing::info!(service = self.name, address = %self.address()?, "serving");
+        let served = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = stop => {}
+                () = stopping.cancelled() => {}
+            }
+        })
+        .await;
+        self.stopping.cancel();
+        tracing::info!(service = self.name, "stopped");
+        served
+    }
+}
+
+async fn timed_out(_: BoxError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request took too long; try again",
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "CatchPanicLayer hands the panic over by value"
+)]
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = message, "a handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "something went wrong on our side",
+    )
+    .into_response()
+}
