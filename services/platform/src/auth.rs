@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::{error::ApiError, settings::AuthSettings};
+use crate::error::ApiError;
 
 /// The header that carries the internal credential.
 pub const INTERNAL_TOKEN_HEADER: &str = "x-internal-token";
@@ -51,7 +51,8 @@ pub struct KeyError(#[from] jsonwebtoken::errors::Error);
 #[derive(Clone)]
 pub struct Auth {
     internal_token: SecretString,
-    verifier: Arc<JwtVerifier>,
+    /// Only services with user-facing endpoints verify users' tokens.
+    verifier: Option<Arc<JwtVerifier>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -61,11 +62,18 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(settings: &AuthSettings) -> Result<Self, KeyError> {
-        Ok(Self {
-            internal_token: settings.internal_token.clone(),
-            verifier: Arc::new(JwtVerifier::from_public_pem(&settings.jwt_public_key)?),
-        })
+    /// Checks the internal credential only.
+    pub fn internal(internal_token: SecretString) -> Self {
+        Self {
+            internal_token,
+            verifier: None,
+        }
+    }
+
+    /// Also verifies users' tokens with `jwt_public_key` (PEM).
+    pub fn with_users(mut self, jwt_public_key: &str) -> Result<Self, KeyError> {
+        self.verifier = Some(Arc::new(JwtVerifier::from_public_pem(jwt_public_key)?));
+        Ok(self)
     }
 
     /// The internal credential, for this service's own outgoing calls.
@@ -210,7 +218,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)?;
-        let claims = Auth::from_ref(state).verifier.verify(token)?;
+        let auth = Auth::from_ref(state);
+        let verifier = auth.verifier.as_ref().ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(
+                "a user endpoint on a service built without a JWT key",
+            ))
+        })?;
+        let claims = verifier.verify(token)?;
         Ok(Self {
             claims,
             token: token.to_owned(),
@@ -232,7 +246,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            User::from_request_parts(parts, state).await.map(|user| Self(Some(user)))
+            User::from_request_parts(parts, state)
+                .await
+                .map(|user| Self(Some(user)))
         } else {
             Ok(Self(None))
         }
@@ -304,7 +320,13 @@ mod tests {
         let (token, _) = signer
             .sign(Uuid::new_v4(), "a@b.c", "A", Duration::from_secs(60))
             .unwrap();
-        assert_eq!(other_verifier.verify(&token).unwrap_err().code(), "invalid_token");
-        assert_eq!(other_verifier.verify("not.a.token").unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            other_verifier.verify(&token).unwrap_err().code(),
+            "invalid_token"
+        );
+        assert_eq!(
+            other_verifier.verify("not.a.token").unwrap_err().code(),
+            "invalid_token"
+        );
     }
 }

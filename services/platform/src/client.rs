@@ -12,10 +12,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::http::{Method, StatusCode};
 use backon::{ExponentialBuilder, Retryable};
-use failsafe::{
-    StateMachine, backoff, failure_policy,
-    futures::CircuitBreaker,
-};
+use failsafe::{StateMachine, backoff, failure_policy, futures::CircuitBreaker};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -93,7 +90,9 @@ impl CallError {
         match self {
             Self::Status { status, .. } => matches!(
                 *status,
-                StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
             ),
             Self::Unreachable { .. } => true,
             Self::CircuitOpen { .. } | Self::BadAnswer { .. } => false,
@@ -179,7 +178,10 @@ impl ServiceClient {
         let inner = &self.inner;
         let mut request = inner
             .http
-            .request(call.method.clone(), format!("{}{}", inner.base_url, call.path))
+            .request(
+                call.method.clone(),
+                format!("{}{}", inner.base_url, call.path),
+            )
             .header(INTERNAL_TOKEN_HEADER, inner.internal_token.expose_secret());
         if !call.query.is_empty() {
             request = request.query(&call.query);

@@ -67,7 +67,11 @@ impl ApiError {
 
     /// 404: `what` (e.g. "product ROBOT-1") does not exist.
     pub fn not_found(what: impl Display) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} does not exist"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} does not exist"),
+        )
     }
 
     /// 409: the request conflicts with the current state.
@@ -136,7 +140,13 @@ impl ApiError {
 
 impl Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -152,10 +162,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {
             let seconds = retry_after.as_secs().max(1);
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(seconds),
-            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -41,17 +41,19 @@ where
                 "the body must be JSON, sent with `content-type: application/json`",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the body is larger than this endpoint accepts",
-                )
-            } else {
-                ApiError::bad_request("unreadable_body", rejection.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the body is larger than this endpoint accepts",
+                    )
+                } else {
+                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                }
+            })?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -62,15 +64,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let inner = error.inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"));
+            return ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            );
         }
         let message = inner.to_string();
         let field = field_at_fault(&error.path().to_string(), &message);
         ApiError::invalid(field, strip_position(&message))
     })?;
-    deserializer
-        .end()
-        .map_err(|error| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {error}")))?;
+    deserializer.end().map_err(|error| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {error}"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -174,7 +182,10 @@ mod tests {
     fn a_missing_field_is_named() {
         let error = rejected(r#"{"lines": []}"#);
         assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!((error.code(), error.field()), ("invalid_field", Some("email")));
+        assert_eq!(
+            (error.code(), error.field()),
+            ("invalid_field", Some("email"))
+        );
     }
 
     #[test]
@@ -187,7 +198,10 @@ mod tests {
     #[test]
     fn malformed_json_is_a_bad_request() {
         let error = rejected(r#"{"email": "#);
-        assert_eq!((error.status(), error.code()), (StatusCode::BAD_REQUEST, "malformed_json"));
+        assert_eq!(
+            (error.status(), error.code()),
+            (StatusCode::BAD_REQUEST, "malformed_json")
+        );
         let error = rejected(r#"{"email": "a", "lines": []} trailing"#);
         assert_eq!(error.status(), StatusCode::BAD_REQUEST);
     }

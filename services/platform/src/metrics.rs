@@ -84,7 +84,11 @@ pub fn registry() -> Registry {
 }
 
 /// Middleware that counts and times each request.
-pub(crate) async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()

@@ -39,6 +39,28 @@ use crate::{
     telemetry::{self, REQUEST_ID_HEADER},
 };
 
+/// Why a service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the database settings are invalid")]
+    Database(#[from] sqlx::Error),
+    #[error("the Redis settings are invalid")]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Key(#[from] crate::auth::KeyError),
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        source: io::Error,
+    },
+}
+
+impl BuildError {
+    pub fn io(context: &'static str, source: io::Error) -> Self {
+        Self::Io { context, source }
+    }
+}
+
 /// The largest request body a service accepts unless a route says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
@@ -58,7 +80,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,10 +141,7 @@ impl Application {
         );
         let probes = Router::new()
             .route("/healthz", get(health::live))
-            .route(
-                "/readyz",
-                get(health::ready).with_state(Arc::new(checks)),
-            )
+            .route("/readyz", get(health::ready).with_state(Arc::new(checks)))
             .route("/metrics", get(metrics::serve).with_state(metrics.clone()));
 
         let router = Router::new()
@@ -156,12 +177,16 @@ impl Application {
     /// Serves until `stop` completes or the stopping token is cancelled,
     /// finishes requests in flight, then cancels the token so the service's
     /// background workers stop too.
-    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let stopping = self.stopping.clone();
         tracing::info!(service = self.name, address = %self.address()?, "serving");
         let served = axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             tokio::select! {

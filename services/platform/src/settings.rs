@@ -5,8 +5,8 @@
 //! or bad variable; `render` turns it back into variables, which is how the
 //! operator writes a Deployment's env; `vars` lists every variable with its
 //! help for `eshop serve --help`. A service's struct is composed of the parts
-//! defined here ([`ServerSettings`], [`AuthSettings`], [`SqlStore`],
-//! [`KeyValueStore`]) plus its own variables.
+//! defined here ([`ServerSettings`], [`SqlStore`], [`KeyValueStore`]) plus
+//! its own variables.
 
 use std::{collections::HashMap, fmt::Display, net::SocketAddr, path::PathBuf, str::FromStr};
 
@@ -36,6 +36,25 @@ pub trait Settings: Sized {
 
     /// The variables that `load` reads back into these settings.
     fn render(&self) -> Rendered;
+}
+
+/// The settings of a whole service, which always include how it serves.
+pub trait ServiceSettings: Settings {
+    fn server(&self) -> &ServerSettings;
+}
+
+/// The `--help` text listing a service's variables.
+pub fn env_help<S: Settings>() -> String {
+    let mut help = String::from("Environment variables:\n");
+    for var in S::vars() {
+        let default = match (var.default, var.secret) {
+            (Some(default), _) => format!(" [default: {default}]"),
+            (None, true) => " [required, secret]".to_owned(),
+            (None, false) => " [required]".to_owned(),
+        };
+        help.push_str(&format!("  {}{default}\n      {}\n", var.name, var.help));
+    }
+    help
 }
 
 /// Why settings could not be loaded.
@@ -83,7 +102,11 @@ impl Env {
 
     /// Variables as `render` produced them.
     pub fn from_rendered(rendered: &Rendered) -> Self {
-        Self::from_pairs(rendered.iter().map(|(var, value)| (var.name, value.clone())))
+        Self::from_pairs(
+            rendered
+                .iter()
+                .map(|(var, value)| (var.name, value.clone())),
+        )
     }
 
     /// The variable's value parsed as `T`, its default when unset, or an
@@ -103,15 +126,17 @@ impl Env {
                 });
             }
         };
-        value.parse().map_err(|error: T::Err| SettingsError::Invalid {
-            name: var.name,
-            value: if var.secret {
-                "(hidden)".to_owned()
-            } else {
-                value.to_owned()
-            },
-            reason: error.to_string(),
-        })
+        value
+            .parse()
+            .map_err(|error: T::Err| SettingsError::Invalid {
+                name: var.name,
+                value: if var.secret {
+                    "(hidden)".to_owned()
+                } else {
+                    value.to_owned()
+                },
+                reason: error.to_string(),
+            })
     }
 
     /// A secret variable, kept out of logs and debug output.
@@ -165,17 +190,18 @@ pub static REQUEST_TIMEOUT: Var = Var {
     secret: false,
 };
 
-/// How a service serves HTTP.
+/// How a service serves HTTP, and the credential calls between services carry.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub log: String,
     pub request_timeout: std::time::Duration,
+    pub internal_token: SecretString,
 }
 
 impl Settings for ServerSettings {
     fn vars() -> Vec<&'static Var> {
-        vec![&LISTEN, &LOG, &REQUEST_TIMEOUT]
+        vec![&LISTEN, &LOG, &REQUEST_TIMEOUT, &INTERNAL_TOKEN]
     }
 
     fn load(env: &Env) -> Result<Self, SettingsError> {
@@ -183,6 +209,7 @@ impl Settings for ServerSettings {
             listen: env.get(&LISTEN)?,
             log: env.get(&LOG)?,
             request_timeout: env.get::<HumanDuration>(&REQUEST_TIMEOUT)?.0,
+            internal_token: env.secret(&INTERNAL_TOKEN)?,
         })
     }
 
@@ -193,6 +220,10 @@ impl Settings for ServerSettings {
             (
                 &REQUEST_TIMEOUT,
                 HumanDuration(self.request_timeout).to_string(),
+            ),
+            (
+                &INTERNAL_TOKEN,
+                self.internal_token.expose_secret().to_owned(),
             ),
         ]
     }
@@ -210,37 +241,6 @@ pub static JWT_PUBLIC_KEY: Var = Var {
     default: None,
     secret: false,
 };
-
-/// The credentials a service checks: the internal token of calls between
-/// services, and the public key of users' JWTs.
-#[derive(Debug, Clone)]
-pub struct AuthSettings {
-    pub internal_token: SecretString,
-    pub jwt_public_key: String,
-}
-
-impl Settings for AuthSettings {
-    fn vars() -> Vec<&'static Var> {
-        vec![&INTERNAL_TOKEN, &JWT_PUBLIC_KEY]
-    }
-
-    fn load(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self {
-            internal_token: env.secret(&INTERNAL_TOKEN)?,
-            jwt_public_key: env.get(&JWT_PUBLIC_KEY)?,
-        })
-    }
-
-    fn render(&self) -> Rendered {
-        vec![
-            (
-                &INTERNAL_TOKEN,
-                self.internal_token.expose_secret().to_owned(),
-            ),
-            (&JWT_PUBLIC_KEY, self.jwt_public_key.clone()),
-        ]
-    }
-}
 
 pub static BACKEND: Var = Var {
     name: "ESHOP_BACKEND",
@@ -315,9 +315,13 @@ impl Settings for SqlStore {
 
     fn load(env: &Env) -> Result<Self, SettingsError> {
         Ok(match env.get(&BACKEND)? {
-            Backend::Server => Self::Postgres {
-                url: env.secret(&DATABASE_URL)?,
-            },
+            Backend::Server => {
+                let url = env.secret(&DATABASE_URL)?;
+                check_url(&DATABASE_URL, &url, |url| {
+                    sqlx::postgres::PgConnectOptions::from_str(url).map(drop)
+                })?;
+                Self::Postgres { url }
+            }
             Backend::Embedded => Self::Sqlite {
                 data_dir: env.get(&DATA_DIR)?,
             },
@@ -357,10 +361,14 @@ impl Settings for KeyValueStore {
 
     fn load(env: &Env) -> Result<Self, SettingsError> {
         Ok(match env.get(&BACKEND)? {
-            Backend::Server => Self::Redis {
-                url: env.secret(&REDIS_URL)?,
-                key_prefix: env.get(&REDIS_KEY_PREFIX)?,
-            },
+            Backend::Server => {
+                let url = env.secret(&REDIS_URL)?;
+                check_url(&REDIS_URL, &url, |url| redis::Client::open(url).map(drop))?;
+                Self::Redis {
+                    url,
+                    key_prefix: env.get(&REDIS_KEY_PREFIX)?,
+                }
+            }
             Backend::Embedded => Self::Sqlite {
                 data_dir: env.get(&DATA_DIR)?,
             },
@@ -380,6 +388,19 @@ impl Settings for KeyValueStore {
             ],
         }
     }
+}
+
+/// Fails naming `var` when `parse` rejects the URL it holds.
+fn check_url<E: Display>(
+    var: &'static Var,
+    url: &SecretString,
+    parse: impl FnOnce(&str) -> Result<(), E>,
+) -> Result<(), SettingsError> {
+    parse(url.expose_secret()).map_err(|error| SettingsError::Invalid {
+        name: var.name,
+        value: "(hidden)".to_owned(),
+        reason: error.to_string(),
+    })
 }
 
 /// Checks that `render` and `load` agree for `settings`, and that `vars`
@@ -423,12 +444,16 @@ mod tests {
                 help: DATABASE_URL.help,
             }
         );
-        assert!(error.to_string().starts_with("ESHOP_DATABASE_URL is not set"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("ESHOP_DATABASE_URL is not set")
+        );
     }
 
     #[test]
     fn a_bad_value_is_named_with_the_reason() {
-        let env = Env::from_pairs([("ESHOP_LISTEN", "localhost")]);
+        let env = Env::from_pairs([("ESHOP_LISTEN", "localhost"), ("ESHOP_INTERNAL_TOKEN", "t")]);
         let error = ServerSettings::load(&env).unwrap_err();
         assert!(
             matches!(&error, SettingsError::Invalid { name: "ESHOP_LISTEN", value, .. } if value == "localhost"),
@@ -438,28 +463,41 @@ mod tests {
 
     #[test]
     fn a_bad_secret_is_named_but_not_shown() {
-        let env = Env::from_pairs([("ESHOP_INTERNAL_TOKEN", ""), ("ESHOP_JWT_PUBLIC_KEY", "k")]);
-        let error = AuthSettings::load(&env).unwrap_err().to_string();
-        assert_eq!(error, "ESHOP_INTERNAL_TOKEN=(hidden) is invalid: it is empty");
+        let env = Env::from_pairs([("ESHOP_INTERNAL_TOKEN", "")]);
+        let error = ServerSettings::load(&env).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "ESHOP_INTERNAL_TOKEN=(hidden) is invalid: it is empty"
+        );
     }
 
     #[test]
     fn the_backend_chooses_which_variables_are_required() {
-        let embedded = Env::from_pairs([("ESHOP_BACKEND", "embedded"), ("ESHOP_DATA_DIR", "/data")]);
+        let embedded =
+            Env::from_pairs([("ESHOP_BACKEND", "embedded"), ("ESHOP_DATA_DIR", "/data")]);
         assert!(matches!(
             KeyValueStore::load(&embedded),
             Ok(KeyValueStore::Sqlite { data_dir }) if data_dir == std::path::Path::new("/data")
         ));
+        let bad_url = Env::from_pairs([("ESHOP_DATABASE_URL", "postgres:/::")]);
+        assert!(matches!(
+            SqlStore::load(&bad_url),
+            Err(SettingsError::Invalid { name: "ESHOP_DATABASE_URL", value, .. }) if value == "(hidden)"
+        ));
         let unknown = Env::from_pairs([("ESHOP_BACKEND", "cloud")]);
         assert!(matches!(
             KeyValueStore::load(&unknown),
-            Err(SettingsError::Invalid { name: "ESHOP_BACKEND", .. })
+            Err(SettingsError::Invalid {
+                name: "ESHOP_BACKEND",
+                ..
+            })
         ));
     }
 
     #[test]
     fn defaults_apply_and_settings_round_trip() {
-        let server = ServerSettings::load(&Env::default()).unwrap();
+        let server =
+            ServerSettings::load(&Env::from_pairs([("ESHOP_INTERNAL_TOKEN", "t")])).unwrap();
         assert_eq!(server.listen.port(), 8080);
         assert_eq!(server.request_timeout, std::time::Duration::from_secs(10));
         assert_round_trip(&server);

@@ -125,7 +125,8 @@ impl Preparation {
                     }
                     Err(error) => {
                         tracing::warn!(what, %error, retry_in = ?pause, "stores not ready");
-                        *progress.last_error.lock().expect("not poisoned") = Some(error.to_string());
+                        *progress.last_error.lock().expect("not poisoned") =
+                            Some(error.to_string());
                     }
                 }
                 tokio::select! {

@@ -1,10 +1,16 @@
-//! Isolated stores for tests.
+//! What the services' tests share.
 //!
 //! Each test gets a PostgreSQL database of its own and a Redis key prefix of
 //! its own, on the loopback servers that the test command (`tests/run`)
 //! starts. They are found through `ESHOP_TEST_POSTGRES_URL` (an admin URL) and
 //! `ESHOP_TEST_REDIS_URL`. Dropping the handle removes the database or the
-//! keys, even when the test panics.
+//! keys, even when the test panics. For the embedded backend a test gets a
+//! temporary directory of SQLite files instead ([`TestSqlStore`],
+//! [`TestKeyValueStore`]).
+//!
+//! Black-box tests [`run`] a service on port 0 with test credentials
+//! ([`server_settings`], [`TestKeys`]) and talk to it over HTTP; the
+//! [`on_both_backends!`] macro runs each such test on both backends.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -18,11 +24,17 @@
 //! # }
 //! ```
 
+mod backends;
+mod credentials;
 mod postgres;
 mod redis_keyspace;
+mod service;
 
+pub use backends::{TestBackend, TestKeyValueStore, TestSqlStore};
+pub use credentials::{INTERNAL_TOKEN, TestKeys, server_settings};
 pub use postgres::TestDatabase;
 pub use redis_keyspace::TestRedis;
+pub use service::{RunningService, run};
 
 /// Reads the URL of a store that the test command started.
 ///

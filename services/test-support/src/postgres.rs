@@ -13,6 +13,7 @@ use crate::{run_to_completion, store_url};
 #[derive(Debug)]
 pub struct TestDatabase {
     name: String,
+    admin_url: String,
     admin: PgConnectOptions,
     pool: PgPool,
 }
@@ -23,7 +24,8 @@ impl TestDatabase {
     /// # Panics
     /// When the server is unreachable or refuses; the message says which.
     pub async fn create() -> Self {
-        let admin = PgConnectOptions::from_str(&store_url("ESHOP_TEST_POSTGRES_URL"))
+        let admin_url = store_url("ESHOP_TEST_POSTGRES_URL");
+        let admin = PgConnectOptions::from_str(&admin_url)
             .expect("ESHOP_TEST_POSTGRES_URL is a PostgreSQL URL");
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut connection = PgConnection::connect_with(&admin)
@@ -38,7 +40,12 @@ impl TestDatabase {
             .connect_with(admin.clone().database(&name))
             .await
             .unwrap_or_else(|error| panic!("connecting to database {name}: {error}"));
-        Self { name, admin, pool }
+        Self {
+            name,
+            admin_url,
+            admin,
+            pool,
+        }
     }
 
     /// A pool of connections to this database.
@@ -49,6 +56,15 @@ impl TestDatabase {
     /// Connection options for this database, for code that connects itself.
     pub fn connect_options(&self) -> PgConnectOptions {
         self.admin.clone().database(&self.name)
+    }
+
+    /// A URL for this database, as a service's settings take it.
+    pub fn url(&self) -> String {
+        let (server, _) = self
+            .admin_url
+            .rsplit_once('/')
+            .expect("ESHOP_TEST_POSTGRES_URL ends with a database name");
+        format!("{server}/{}", self.name)
     }
 
     /// The database's name.

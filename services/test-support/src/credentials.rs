@@ -1,0 +1,55 @@
+//! Test credentials: the internal token, a fresh Ed25519 key pair for users'
+//! JWTs, and server settings for a service on a free loopback port.
+
+use std::time::Duration;
+
+use eshop_platform::{auth::JwtSigner, settings::ServerSettings};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+/// The internal credential of services under test.
+pub const INTERNAL_TOKEN: &str = "test-internal-token";
+
+/// Settings that serve on a free port of 127.0.0.1 with [`INTERNAL_TOKEN`].
+pub fn server_settings() -> ServerSettings {
+    ServerSettings {
+        listen: "127.0.0.1:0".parse().expect("a valid address"),
+        log: "warn".to_owned(),
+        request_timeout: Duration::from_secs(10),
+        internal_token: SecretString::from(INTERNAL_TOKEN),
+    }
+}
+
+/// A key pair for users' JWTs, made fresh for a test.
+#[derive(Debug)]
+pub struct TestKeys {
+    pub private_pem: String,
+    pub public_pem: String,
+    signer: JwtSigner,
+}
+
+impl TestKeys {
+    pub fn generate() -> Self {
+        let key =
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 keys generate");
+        let private_pem = key.serialize_pem();
+        Self {
+            signer: JwtSigner::from_private_pem(&private_pem).expect("the key loads"),
+            public_pem: key.public_key_pem(),
+            private_pem,
+        }
+    }
+
+    /// A valid token for a user with this id, as users would sign it.
+    pub fn token_for(&self, user: Uuid) -> String {
+        self.signer
+            .sign(
+                user,
+                &format!("{user}@example.com"),
+                "Test User",
+                Duration::from_secs(600),
+            )
+            .expect("signing works")
+            .0
+    }
+}
