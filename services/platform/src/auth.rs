@@ -178,6 +178,33 @@ impl JwtSigner {
     }
 }
 
+impl JwtSigner {
+    /// A token that expired `ago`, for tests of expiry.
+    pub fn sign_expired(
+        &self,
+        user: Uuid,
+        email: &str,
+        name: &str,
+        ago: std::time::Duration,
+    ) -> Result<String, KeyError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user,
+            email: email.to_owned(),
+            name: name.to_owned(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: now.saturating_sub(ago.as_secs() + 3600),
+            exp: now.saturating_sub(ago.as_secs()),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &self.key,
+        )?)
+    }
+}
+
 /// A caller that presented the internal credential.
 #[derive(Debug, Clone, Copy)]
 pub struct InternalCaller;
@@ -298,18 +325,9 @@ mod tests {
     #[test]
     fn an_expired_token_is_refused_as_expired() {
         let (signer, verifier) = keys();
-        let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: Uuid::new_v4(),
-            email: "a@b.c".to_owned(),
-            name: "A".to_owned(),
-            iss: ISSUER.to_owned(),
-            aud: AUDIENCE.to_owned(),
-            iat: now - 3600,
-            exp: now - 60,
-        };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &signer.key).unwrap();
+        let token = signer
+            .sign_expired(Uuid::new_v4(), "a@b.c", "A", Duration::from_secs(60))
+            .unwrap();
         assert_eq!(verifier.verify(&token).unwrap_err().code(), "token_expired");
     }
 

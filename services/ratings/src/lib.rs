@@ -1,0 +1,1 @@
+//! The ratings service (being written).
