@@ -479,7 +479,7 @@ mod tests {
             KeyValueStore::load(&embedded),
             Ok(KeyValueStore::Sqlite { data_dir }) if data_dir == std::path::Path::new("/data")
         ));
-        let bad_url = Env::from_pairs([("ESHOP_DATABASE_URL", "postgres:/::")]);
+        let bad_url = Env::from_pairs([("ESHOP_DATABASE_URL", "not a url")]);
         assert!(matches!(
             SqlStore::load(&bad_url),
             Err(SettingsError::Invalid { name: "ESHOP_DATABASE_URL", value, .. }) if value == "(hidden)"
