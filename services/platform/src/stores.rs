@@ -27,7 +27,7 @@ use axum::{
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
-    PgPool, SqlitePool,
+    Connection, PgConnection, PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -177,7 +177,9 @@ pub async fn require_prepared(
     }
 }
 
-/// `/readyz` check: PostgreSQL answers a query.
+/// `/readyz` check: PostgreSQL answers a query. When the pool has no
+/// connection to offer, a direct connection attempt says why (refused,
+/// unknown database, bad password) instead of "timed out".
 #[derive(Debug, Clone)]
 pub struct PostgresCheck(pub PgPool);
 
@@ -188,8 +190,15 @@ impl Readiness for PostgresCheck {
     }
 
     async fn check(&self) -> Result<(), String> {
+        let pooled = tokio::time::timeout(Duration::from_millis(500), self.0.acquire()).await;
+        let Ok(Ok(mut connection)) = pooled else {
+            return match PgConnection::connect_with(&self.0.connect_options()).await {
+                Ok(_) => Err("the connection pool is exhausted".to_owned()),
+                Err(error) => Err(error.to_string()),
+            };
+        };
         sqlx::query("SELECT 1")
-            .execute(&self.0)
+            .execute(&mut *connection)
             .await
             .map(drop)
             .map_err(|error| error.to_string())

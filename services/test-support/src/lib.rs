@@ -34,7 +34,7 @@ pub use backends::{TestBackend, TestKeyValueStore, TestSqlStore};
 pub use credentials::{INTERNAL_TOKEN, TestKeys, server_settings};
 pub use postgres::TestDatabase;
 pub use redis_keyspace::TestRedis;
-pub use service::{RunningService, run};
+pub use service::{RunningService, run, start, wait_until_ready};
 
 /// Reads the URL of a store that the test command started.
 ///

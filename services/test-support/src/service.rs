@@ -27,6 +27,13 @@ impl Drop for RunningService {
 /// # Panics
 /// When it is not ready in time, with its last `/readyz` answer.
 pub async fn run(application: Application) -> RunningService {
+    let service = start(application);
+    wait_until_ready(&service.address).await;
+    service
+}
+
+/// Runs `application` without waiting for it to be ready.
+pub fn start(application: Application) -> RunningService {
     let address = format!(
         "http://{}",
         application
@@ -37,6 +44,17 @@ pub async fn run(application: Application) -> RunningService {
     tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
     }));
+    RunningService {
+        address,
+        stop: Some(stop),
+    }
+}
+
+/// Polls `{address}/readyz` until it answers 200, for at most 30 s.
+///
+/// # Panics
+/// When it is not ready in time, with its last `/readyz` answer.
+pub async fn wait_until_ready(address: &str) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -44,7 +62,7 @@ pub async fn run(application: Application) -> RunningService {
         if let Ok(response) = &answer
             && response.status().is_success()
         {
-            break;
+            return;
         }
         if Instant::now() > deadline {
             let body = match answer {
@@ -54,10 +72,6 @@ pub async fn run(application: Application) -> RunningService {
             panic!("{address} was not ready within 30 s: {body}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    RunningService {
-        address,
-        stop: Some(stop),
     }
 }
 

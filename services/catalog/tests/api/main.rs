@@ -6,4 +6,5 @@ mod errors;
 mod helpers;
 mod openapi;
 mod operations;
+mod readiness;
 mod reservations;
