@@ -10,14 +10,18 @@
 //! - [`client`]: calls to other services with timeouts, retries and a
 //!   circuit breaker;
 //! - [`stores`]: PostgreSQL, SQLite and Redis connections and their
-//!   preparation.
+//!   preparation;
+//! - [`events`] and [`outbox`]: the event bus (Redis Streams, or a shared
+//!   SQLite file) and the transactional outbox that feeds it.
 
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod metrics;
+pub mod outbox;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
