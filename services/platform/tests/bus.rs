@@ -14,9 +14,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 /// A bus of a test's own, and what keeps its storage alive.
-enum TestBus {
-    Redis(RedisBus, TestRedis),
-    Sqlite(SqliteBus, tempfile::TempDir),
+struct TestBus {
+    bus: Arc<dyn EventBus>,
+    _redis: Option<TestRedis>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestBus {
@@ -24,20 +25,25 @@ impl TestBus {
         let redis = TestRedis::create().await;
         let bus = RedisBus::new(&SecretString::from(redis.url().to_owned()), redis.prefix())
             .expect("a Redis URL");
-        Self::Redis(bus, redis)
+        Self {
+            bus: Arc::new(bus),
+            _redis: Some(redis),
+            _dir: None,
+        }
     }
 
     async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let bus = SqliteBus::open(dir.path()).await.expect("the bus opens");
-        Self::Sqlite(bus, dir)
+        Self {
+            bus: Arc::new(bus),
+            _redis: None,
+            _dir: Some(dir),
+        }
     }
 
     fn bus(&self) -> Arc<dyn EventBus> {
-        match self {
-            Self::Redis(bus, _) => Arc::new(bus.clone()),
-            Self::Sqlite(bus, _) => Arc::new(bus.clone()),
-        }
+        self.bus.clone()
     }
 }
 
