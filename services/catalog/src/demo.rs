@@ -37,14 +37,15 @@ pub const CATEGORIES: [(&str, &str, &str); 5] = [
     ),
 ];
 
-/// (sku, category, name, price in cents, stock, description)
-pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
+/// (sku, category, name, price in cents, stock, weight in grams, description)
+pub const PRODUCTS: [(&str, &str, &str, i64, i64, i64, &str); 50] = [
     (
         "ROBOT-ROVER-1",
         "robots",
         "Rover One",
         24_900,
         25,
+        4200,
         "A six-wheeled explorer robot with rocker-bogie suspension that climbs kerbs and crosses gravel.",
     ),
     (
@@ -53,6 +54,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Desk Arm Two",
         38_900,
         12,
+        3100,
         "A five-axis robot arm for the desk that picks, places and draws with a pen holder.",
     ),
     (
@@ -61,6 +63,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Quad Pup",
         129_900,
         4,
+        7800,
         "A four-legged walking robot that trots, sits and follows you around the house.",
     ),
     (
@@ -69,6 +72,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Balance Bot",
         15_900,
         30,
+        1300,
         "A two-wheeled self-balancing robot that teaches control loops the fun way.",
     ),
     (
@@ -77,6 +81,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Mini Humanoid",
         74_900,
         6,
+        2600,
         "A small humanoid robot with seventeen servos that walks, waves and dances.",
     ),
     (
@@ -85,6 +90,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Sweeper",
         29_900,
         18,
+        3400,
         "A floor-cleaning robot with lidar mapping and an open API for your own routes.",
     ),
     (
@@ -93,6 +99,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Sidewinder",
         45_900,
         7,
+        2900,
         "A modular snake robot that slithers, rolls and climbs poles.",
     ),
     (
@@ -101,6 +108,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Track Tank",
         19_900,
         22,
+        2200,
         "A tracked robot chassis with a camera turret for rough ground.",
     ),
     (
@@ -109,6 +117,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Tray Butler",
         89_900,
         3,
+        14500,
         "A service robot that carries a tray between rooms and never spills the tea.",
     ),
     (
@@ -117,6 +126,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Sumo Champ",
         9_900,
         40,
+        480,
         "A compact sumo robot with wedge blade and line sensors for competitions.",
     ),
     (
@@ -125,6 +135,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Neural Stick",
         8_900,
         50,
+        45,
         "A USB neural accelerator that runs vision models at thirty frames a second.",
     ),
     (
@@ -133,6 +144,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Edge Brain Board",
         19_900,
         20,
+        180,
         "A single-board computer with an AI accelerator for robots that think on board.",
     ),
     (
@@ -141,6 +153,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Voice Assistant Kit",
         6_900,
         35,
+        260,
         "A microphone array and speaker kit for offline speech recognition.",
     ),
     (
@@ -149,6 +162,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Smart Vision Camera",
         14_900,
         15,
+        310,
         "A camera that detects people, pets and parcels without a cloud.",
     ),
     (
@@ -157,6 +171,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "GPU Compute Module",
         59_900,
         5,
+        420,
         "A compute module with a small GPU for training models at the edge.",
     ),
     (
@@ -165,6 +180,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Pretrained Model Pack",
         2_900,
         500,
+        10,
         "A licence pack of pretrained models for detection, pose and speech.",
     ),
     (
@@ -173,6 +189,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "TPU Hat",
         7_900,
         28,
+        60,
         "An add-on board that gives a single-board computer tensor acceleration.",
     ),
     (
@@ -181,6 +198,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Robot Brain Controller",
         34_900,
         9,
+        350,
         "A controller that fuses sensors and plans paths with on-board neural networks.",
     ),
     (
@@ -189,6 +207,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Chat Cube",
         12_900,
         16,
+        640,
         "A desktop cube that answers questions with a local language model.",
     ),
     (
@@ -197,6 +216,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Gesture Band",
         9_900,
         24,
+        70,
         "A wristband that turns hand gestures into robot commands.",
     ),
     (
@@ -205,6 +225,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Pocket Drone",
         7_900,
         45,
+        95,
         "A palm-sized quadcopter with prop guards for flying indoors.",
     ),
     (
@@ -213,6 +234,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Mapper Pro",
         149_900,
         3,
+        6400,
         "A survey drone that maps fields in 3D with centimetre accuracy.",
     ),
     (
@@ -221,6 +243,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "FPV Racer",
         32_900,
         11,
+        720,
         "A first-person-view racing quadcopter that reaches 120 km/h.",
     ),
     (
@@ -229,6 +252,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Sky Camera",
         54_900,
         8,
+        890,
         "A folding camera drone with a stabilised gimbal and obstacle avoidance.",
     ),
     (
@@ -237,6 +261,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Parcel Lifter",
         99_900,
         2,
+        5200,
         "A hexacopter that lifts two kilograms for delivery experiments.",
     ),
     (
@@ -245,6 +270,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Swarm Starter Set",
         44_900,
         5,
+        1500,
         "Five small drones that fly in formation from one controller.",
     ),
     (
@@ -253,6 +279,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Fixed Wing Glider",
         27_900,
         10,
+        2100,
         "A fixed-wing drone with autopilot for long flights.",
     ),
     (
@@ -261,6 +288,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Aqua Drone",
         64_900,
         4,
+        4300,
         "An underwater drone that dives to fifty metres with lights and camera.",
     ),
     (
@@ -269,6 +297,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Carbon Frame Kit",
         5_900,
         30,
+        240,
         "A carbon-fibre quadcopter frame for building your own drone.",
     ),
     (
@@ -277,6 +306,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "FPV Goggles",
         21_900,
         14,
+        480,
         "Video goggles with low latency for first-person flying.",
     ),
     (
@@ -285,6 +315,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Spin Lidar",
         9_900,
         26,
+        190,
         "A 360 degree laser rangefinder that scans rooms for mapping.",
     ),
     (
@@ -293,6 +324,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Depth Camera",
         17_900,
         13,
+        160,
         "A stereo depth camera that sees distance as well as colour.",
     ),
     (
@@ -301,6 +333,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Nine-Axis IMU",
         2_900,
         80,
+        15,
         "An inertial unit with gyroscope, accelerometer and compass.",
     ),
     (
@@ -309,6 +342,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Ultrasonic Ranger",
         900,
         150,
+        12,
         "A sonar distance sensor that measures from two centimetres to four metres.",
     ),
     (
@@ -317,6 +351,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "RTK GPS",
         24_900,
         9,
+        110,
         "A GPS receiver with real-time kinematics for centimetre positioning.",
     ),
     (
@@ -325,6 +360,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Thermal Camera",
         29_900,
         7,
+        210,
         "A thermal camera that finds warm bodies and hot motors.",
     ),
     (
@@ -333,6 +369,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Touch Skin",
         3_900,
         60,
+        90,
         "A flexible touch sensor sheet that gives robots a sense of touch.",
     ),
     (
@@ -341,6 +378,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Gas Sniffer",
         1_900,
         70,
+        20,
         "A gas sensor board that detects smoke, alcohol and methane.",
     ),
     (
@@ -349,6 +387,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Line Follower Array",
         1_500,
         90,
+        25,
         "An array of eight infrared sensors for line-following robots.",
     ),
     (
@@ -357,6 +396,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Force Gauge",
         4_900,
         33,
+        140,
         "A load cell and amplifier that weigh what a gripper holds.",
     ),
     (
@@ -365,6 +405,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Servo Pack",
         3_900,
         120,
+        560,
         "Ten metal-gear servos for arms, legs and grippers.",
     ),
     (
@@ -373,6 +414,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Stepper Motor Set",
         4_900,
         55,
+        1400,
         "Four stepper motors with drivers for precise movement.",
     ),
     (
@@ -381,6 +423,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "4WD Chassis",
         6_900,
         40,
+        1900,
         "An aluminium four-wheel-drive chassis with motors and encoders.",
     ),
     (
@@ -389,6 +432,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Soft Gripper",
         8_900,
         19,
+        330,
         "A soft robotic gripper that picks up eggs without breaking them.",
     ),
     (
@@ -397,6 +441,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Battery Pack",
         5_900,
         65,
+        620,
         "A rechargeable lithium battery pack with a protection circuit.",
     ),
     (
@@ -405,6 +450,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Dual Motor Driver",
         1_900,
         100,
+        40,
         "A driver board for two DC motors with current sensing.",
     ),
     (
@@ -413,6 +459,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Omni Wheels",
         3_500,
         48,
+        520,
         "Four omnidirectional wheels for robots that move sideways.",
     ),
     (
@@ -421,6 +468,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Robot Controller Board",
         4_500,
         75,
+        70,
         "A microcontroller board with motor, servo and sensor ports.",
     ),
     (
@@ -429,6 +477,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Solder Station",
         7_900,
         21,
+        2300,
         "A temperature-controlled soldering station for building robots.",
     ),
     (
@@ -437,6 +486,7 @@ pub const PRODUCTS: [(&str, &str, &str, i64, i64, &str); 50] = [
         "Robotics Starter Box",
         11_900,
         27,
+        1700,
         "Everything to build your first robot: board, motors, sensors and a guide.",
     ),
 ];
@@ -450,7 +500,7 @@ pub async fn load(store: &dyn CatalogStore) -> StoreResult<usize> {
             .await?;
     }
     let mut added = 0;
-    for (sku, category, name, price_cents, stock, description) in PRODUCTS {
+    for (sku, category, name, price_cents, stock, weight_grams, description) in PRODUCTS {
         let sku = Sku::from_store(sku.to_owned());
         if store.product(&sku).await?.is_some() {
             continue;
@@ -462,6 +512,7 @@ pub async fn load(store: &dyn CatalogStore) -> StoreResult<usize> {
             price_cents,
             category: Slug::from_store(category.to_owned()),
             stock,
+            weight_grams,
         };
         if store.upsert_product(&product).await?.is_some() {
             added += 1;
@@ -477,13 +528,14 @@ mod tests {
 
     #[test]
     fn every_demo_product_passes_the_api_validation() {
-        for (sku, category, name, price_cents, stock, description) in PRODUCTS {
+        for (sku, category, name, price_cents, stock, weight_grams, description) in PRODUCTS {
             let input = ProductInput {
                 name: name.to_owned(),
                 description: description.to_owned(),
                 price_cents,
                 category: category.to_owned(),
                 stock,
+                weight_grams,
             };
             input
                 .validate(sku)

@@ -18,6 +18,8 @@ pub const MAX_LINE_QUANTITY: u32 = 1_000;
 /// Highest price, in cents, and most units in stock.
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 pub const MAX_STOCK: i64 = 1_000_000;
+/// Heaviest product, in grams.
+pub const MAX_WEIGHT_GRAMS: i64 = 100_000;
 
 /// A stock-keeping unit: 1 to 32 capital letters, digits and dashes,
 /// e.g. `ROBOT-ARM-2`.
@@ -126,6 +128,8 @@ pub struct Product {
     pub image_url: String,
     /// Units that can be ordered now (held reservations excluded).
     pub stock: i64,
+    /// Shipping weight of one unit, in grams.
+    pub weight_grams: i64,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -140,6 +144,7 @@ pub struct NewProduct {
     pub price_cents: i64,
     pub category: Slug,
     pub stock: i64,
+    pub weight_grams: i64,
 }
 
 /// The body of `PUT /internal/products/{sku}`.
@@ -151,6 +156,8 @@ pub struct ProductInput {
     pub price_cents: i64,
     pub category: String,
     pub stock: i64,
+    /// Shipping weight of one unit, in grams.
+    pub weight_grams: i64,
 }
 
 impl ProductInput {
@@ -167,6 +174,12 @@ impl ProductInput {
                 format!("must be between 0 and {MAX_STOCK}"),
             ));
         }
+        if !(1..=MAX_WEIGHT_GRAMS).contains(&self.weight_grams) {
+            return Err(ApiError::invalid(
+                "weight_grams",
+                format!("must be between 1 and {MAX_WEIGHT_GRAMS}"),
+            ));
+        }
         Ok(NewProduct {
             sku: Sku::parse("sku", sku)?,
             name: text("name", &self.name, 120)?,
@@ -174,6 +187,7 @@ impl ProductInput {
             price_cents: self.price_cents,
             category: Slug::parse("category", &self.category)?,
             stock: self.stock,
+            weight_grams: self.weight_grams,
         })
     }
 }

@@ -126,6 +126,7 @@ mod tests {
             category: Slug::parse("category", category).unwrap(),
             image_url: String::new(),
             stock: 1,
+            weight_grams: 100,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

@@ -13,6 +13,7 @@ CREATE TABLE products (
     price_cents bigint NOT NULL CHECK (price_cents > 0),
     category    text NOT NULL REFERENCES categories (slug),
     stock       bigint NOT NULL CHECK (stock >= 0),
+    weight_grams bigint NOT NULL CHECK (weight_grams > 0),
     created_at  timestamptz NOT NULL DEFAULT now(),
     search      tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('english', name), 'A') ||

@@ -13,6 +13,7 @@ CREATE TABLE products (
     price_cents INTEGER NOT NULL CHECK (price_cents > 0),
     category    TEXT NOT NULL REFERENCES categories (slug),
     stock       INTEGER NOT NULL CHECK (stock >= 0),
+    weight_grams INTEGER NOT NULL CHECK (weight_grams > 0),
     created_at  TEXT NOT NULL
 );
 CREATE INDEX products_category_name ON products (category, name);

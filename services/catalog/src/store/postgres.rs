@@ -16,7 +16,8 @@ use crate::domain::{
 const SCHEMA: &str = "catalog";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const PRODUCT_COLUMNS: &str = "sku, name, description, price_cents, category, stock, created_at";
+const PRODUCT_COLUMNS: &str =
+    "sku, name, description, price_cents, category, stock, weight_grams, created_at";
 
 #[derive(Debug, Clone)]
 pub struct PostgresCatalog {
@@ -39,6 +40,7 @@ fn product(row: &PgRow) -> StoreResult<Product> {
         price_cents: row.try_get("price_cents")?,
         category: Slug::from_store(row.try_get("category")?),
         stock: row.try_get("stock")?,
+        weight_grams: row.try_get("weight_grams")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -186,10 +188,11 @@ impl CatalogStore for PostgresCatalog {
 
     async fn upsert_product(&self, new: &NewProduct) -> StoreResult<Option<Product>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO products (sku, name, description, price_cents, category, stock)
-             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM categories WHERE slug = $5)
+            "INSERT INTO products (sku, name, description, price_cents, category, stock, weight_grams)
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM categories WHERE slug = $5)
              ON CONFLICT (sku) DO UPDATE SET name = excluded.name, description = excluded.description,
-                 price_cents = excluded.price_cents, category = excluded.category, stock = excluded.stock
+                 price_cents = excluded.price_cents, category = excluded.category, stock = excluded.stock,
+                 weight_grams = excluded.weight_grams
              RETURNING {PRODUCT_COLUMNS}"
         )))
         .bind(new.sku.as_str())
@@ -198,6 +201,7 @@ impl CatalogStore for PostgresCatalog {
         .bind(new.price_cents)
         .bind(new.category.as_str())
         .bind(new.stock)
+        .bind(new.weight_grams)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(product).transpose()

@@ -18,7 +18,9 @@ use crate::domain::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const PRODUCT_COLUMNS: &str = "products.sku, products.name, products.description, products.price_cents, products.category, products.stock, products.created_at";
+const PRODUCT_COLUMNS: &str = "products.sku, products.name, products.description, \
+    products.price_cents, products.category, products.stock, products.weight_grams, \
+    products.created_at";
 
 #[derive(Debug, Clone)]
 pub struct SqliteCatalog {
@@ -54,6 +56,7 @@ fn product(row: &SqliteRow) -> StoreResult<Product> {
         price_cents: row.try_get("price_cents")?,
         category: Slug::from_store(row.try_get("category")?),
         stock: row.try_get("stock")?,
+        weight_grams: row.try_get("weight_grams")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -249,10 +252,11 @@ impl CatalogStore for SqliteCatalog {
 
     async fn upsert_product(&self, new: &NewProduct) -> StoreResult<Option<Product>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO products (sku, name, description, price_cents, category, stock, created_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM categories WHERE slug = $5)
+            "INSERT INTO products (sku, name, description, price_cents, category, stock, weight_grams, created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM categories WHERE slug = $5)
              ON CONFLICT (sku) DO UPDATE SET name = excluded.name, description = excluded.description,
-                 price_cents = excluded.price_cents, category = excluded.category, stock = excluded.stock
+                 price_cents = excluded.price_cents, category = excluded.category, stock = excluded.stock,
+                 weight_grams = excluded.weight_grams
              RETURNING {PRODUCT_COLUMNS}"
         )))
         .bind(new.sku.as_str())
@@ -261,6 +265,7 @@ impl CatalogStore for SqliteCatalog {
         .bind(new.price_cents)
         .bind(new.category.as_str())
         .bind(new.stock)
+        .bind(new.weight_grams)
         .bind(OffsetDateTime::now_utc())
         .fetch_optional(&self.pool)
         .await?;

@@ -155,6 +155,7 @@ async fn a_product_page_and_its_image(app: TestApp) {
     assert_eq!(product["price_cents"], 38_900);
     assert_eq!(product["category"], "robots");
     assert_eq!(product["stock"], 12);
+    assert_eq!(product["weight_grams"], 3100);
     let image_url = product["image_url"].as_str().expect("an image URL");
     assert_eq!(image_url, "/v1/products/ROBOT-ARM-2/image.svg");
 

@@ -92,7 +92,7 @@ async fn out_of_range_and_mistyped_query_parameters_are_named(app: TestApp) {
 async fn product_bodies_with_missing_or_wrong_fields_are_named(app: TestApp) {
     app.add_product("GOOD-1", 5).await;
     let put = |body| app.internal(Method::PUT, "/internal/products/GOOD-1", Some(body));
-    let valid = json!({"name": "N", "description": "D", "price_cents": 100, "category": "test", "stock": 1});
+    let valid = json!({"name": "N", "description": "D", "price_cents": 100, "category": "test", "stock": 1, "weight_grams": 10});
 
     let mut missing = valid.clone();
     missing
@@ -121,6 +121,7 @@ async fn product_bodies_with_missing_or_wrong_fields_are_named(app: TestApp) {
         ("price_cents", json!(0)),
         ("price_cents", json!(10_000_001)),
         ("stock", json!(-1)),
+        ("weight_grams", json!(0)),
         ("name", json!("   ")),
         ("name", json!("x".repeat(121))),
         ("category", json!("no-such-category")),

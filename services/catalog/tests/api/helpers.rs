@@ -103,6 +103,7 @@ impl TestApp {
                     "price_cents": 1999,
                     "category": "test",
                     "stock": stock,
+                    "weight_grams": 250,
                 })),
             )
             .await;
