@@ -132,6 +132,10 @@ impl Application {
                 )
                 .layer(middleware::from_fn(telemetry::scope_request_id))
                 .layer(middleware::from_fn_with_state(
+                    settings.fault_latency,
+                    add_fault_latency,
+                ))
+                .layer(middleware::from_fn_with_state(
                     service.preparation,
                     stores::require_prepared,
                 ))
@@ -199,6 +203,18 @@ impl Application {
         tracing::info!(service = self.name, "stopped");
         served
     }
+}
+
+/// The `ESHOP_FAULT_LATENCY` knob: waits before handling each API request.
+async fn add_fault_latency(
+    axum::extract::State(latency): axum::extract::State<std::time::Duration>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.run(request).await
 }
 
 async fn timed_out(_: BoxError) -> ApiError {

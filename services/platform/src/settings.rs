@@ -190,6 +190,13 @@ pub static REQUEST_TIMEOUT: Var = Var {
     secret: false,
 };
 
+pub static FAULT_LATENCY: Var = Var {
+    name: "ESHOP_FAULT_LATENCY",
+    help: "fault knob: latency added to every API request, e.g. `200ms`, to practise observability (off: 0s)",
+    default: Some("0s"),
+    secret: false,
+};
+
 /// How a service serves HTTP, and the credential calls between services carry.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -197,11 +204,19 @@ pub struct ServerSettings {
     pub log: String,
     pub request_timeout: std::time::Duration,
     pub internal_token: SecretString,
+    /// Added to every API request; zero unless someone is practising.
+    pub fault_latency: std::time::Duration,
 }
 
 impl Settings for ServerSettings {
     fn vars() -> Vec<&'static Var> {
-        vec![&LISTEN, &LOG, &REQUEST_TIMEOUT, &INTERNAL_TOKEN]
+        vec![
+            &LISTEN,
+            &LOG,
+            &REQUEST_TIMEOUT,
+            &INTERNAL_TOKEN,
+            &FAULT_LATENCY,
+        ]
     }
 
     fn load(env: &Env) -> Result<Self, SettingsError> {
@@ -210,6 +225,7 @@ impl Settings for ServerSettings {
             log: env.get(&LOG)?,
             request_timeout: env.get::<HumanDuration>(&REQUEST_TIMEOUT)?.0,
             internal_token: env.secret(&INTERNAL_TOKEN)?,
+            fault_latency: env.get::<HumanDuration>(&FAULT_LATENCY)?.0,
         })
     }
 
@@ -224,6 +240,10 @@ impl Settings for ServerSettings {
             (
                 &INTERNAL_TOKEN,
                 self.internal_token.expose_secret().to_owned(),
+            ),
+            (
+                &FAULT_LATENCY,
+                HumanDuration(self.fault_latency).to_string(),
             ),
         ]
     }

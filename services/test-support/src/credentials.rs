@@ -17,6 +17,7 @@ pub fn server_settings() -> ServerSettings {
         log: "warn".to_owned(),
         request_timeout: Duration::from_secs(10),
         internal_token: SecretString::from(INTERNAL_TOKEN),
+        fault_latency: Duration::ZERO,
     }
 }
 
@@ -51,5 +52,17 @@ impl TestKeys {
             )
             .expect("signing works")
             .0
+    }
+
+    /// A token for a user with this id that expired a minute ago.
+    pub fn expired_token_for(&self, user: Uuid) -> String {
+        self.signer
+            .sign_expired(
+                user,
+                &format!("{user}@example.com"),
+                "Test User",
+                Duration::from_secs(60),
+            )
+            .expect("signing works")
     }
 }
