@@ -6,7 +6,7 @@
 //! unreachable) and are logged with their cause chain; their details never
 //! reach the client.
 
-use std::{error::Error as StdError, fmt::Display, time::Duration};
+use std::{borrow::Cow, error::Error as StdError, fmt::Display, time::Duration};
 
 use axum::{
     Json,
@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: Cow<'static, str>,
     message: String,
     field: Option<String>,
     retry_after: Option<Duration>,
@@ -45,10 +45,14 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
             field: None,
             retry_after: None,
@@ -125,8 +129,8 @@ impl ApiError {
         self.status
     }
 
-    pub fn code(&self) -> &'static str {
-        self.code
+    pub fn code(&self) -> &str {
+        &self.code
     }
 
     pub fn field(&self) -> Option<&str> {
@@ -154,7 +158,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_owned(),
+                code: self.code.into_owned(),
                 message: self.message,
                 field: self.field,
             },

@@ -118,6 +118,19 @@ pub trait EventBus: Send + Sync {
     async fn read_all(&self, stream: &str) -> Result<Vec<Event>, BusError>;
 }
 
+/// The bus of a backend: Redis Streams beside the key-value store of the
+/// server backend, or the SQLite bus file in the embedded data directory.
+pub async fn open(store: &crate::settings::KeyValueStore) -> Result<Arc<dyn EventBus>, BusError> {
+    Ok(match store {
+        crate::settings::KeyValueStore::Redis { url, key_prefix } => {
+            Arc::new(redis::RedisBus::new(url, key_prefix)?)
+        }
+        crate::settings::KeyValueStore::Sqlite { data_dir } => {
+            Arc::new(sqlite::SqliteBus::open(data_dir).await?)
+        }
+    })
+}
+
 /// How a consumer loop treats failures.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {

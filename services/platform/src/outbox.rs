@@ -158,9 +158,12 @@ async fn relay_postgres(pool: &PgPool, bus: &dyn EventBus) -> Result<usize, Rela
 
 async fn relay_sqlite(pool: &SqlitePool, bus: &dyn EventBus) -> Result<usize, RelayError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // In the order they were enqueued: SQLite has one writer at a time, so
+    // that is the order of the changes. (`created_at` is RFC 3339 text with
+    // trailing zeros trimmed, which does not sort as time does.)
     let rows = sqlx::query(
         "SELECT id, stream, event FROM outbox WHERE published_at IS NULL
-         ORDER BY created_at, id LIMIT $1",
+         ORDER BY rowid LIMIT $1",
     )
     .bind(BATCH)
     .fetch_all(&mut *tx)
@@ -177,4 +180,46 @@ async fn relay_sqlite(pool: &SqlitePool, bus: &dyn EventBus) -> Result<usize, Re
     }
     tx.commit().await?;
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::events::sqlite::SqliteBus;
+
+    #[tokio::test]
+    async fn the_sqlite_relay_publishes_in_the_order_events_were_enqueued() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::stores::sqlite_pool(dir.path(), "service").unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE outbox (
+                 id BLOB PRIMARY KEY, stream TEXT NOT NULL, event TEXT NOT NULL,
+                 created_at TEXT NOT NULL, published_at TEXT
+             )",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        // 10:00:05.1234 is stored as `...05.1234Z`, which sorts after
+        // `...05.123401Z` as text, though it is earlier.
+        let first_at = OffsetDateTime::from_unix_timestamp_nanos(1_763_719_205_123_400_000).unwrap();
+        let events: Vec<Event> = (0..3_u32)
+            .map(|n| Event {
+                occurred_at: first_at + Duration::from_micros(n.into()),
+                ..Event::new("Numbered", &n)
+            })
+            .collect();
+        let mut tx = pool.begin().await.unwrap();
+        for event in &events {
+            enqueue_sqlite(&mut tx, "numbers", event).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let bus = SqliteBus::open(dir.path()).await.unwrap();
+        assert_eq!(relay_sqlite(&pool, &bus).await.unwrap(), 3);
+        assert_eq!(bus.read_all("numbers").await.unwrap(), events);
+        assert_eq!(relay_sqlite(&pool, &bus).await.unwrap(), 0, "published once");
+    }
 }

@@ -171,6 +171,75 @@ impl Display for HumanDuration {
     }
 }
 
+/// The base URL of another service: `http` or `https`, with a host and no
+/// query, kept without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUrl(String);
+
+impl ServiceUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ServiceUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let uri: axum::http::Uri = text
+            .parse()
+            .map_err(|error| format!("not a URL: {error}"))?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        if !scheme_ok || uri.host().is_none_or(str::is_empty) {
+            return Err("expected an http:// or https:// URL with a host".to_owned());
+        }
+        if uri.query().is_some() {
+            return Err("a base URL takes no query".to_owned());
+        }
+        Ok(Self(text.trim_end_matches('/').to_owned()))
+    }
+}
+
+impl Display for ServiceUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A share from 0 to 1, for fault knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(f64);
+
+impl Rate {
+    pub const ZERO: Self = Self(0.0);
+
+    pub fn value(self) -> f64 {
+        self.0
+    }
+
+    /// Draws: `true` with this probability.
+    pub fn hits(self) -> bool {
+        self.0 > 0.0 && fastrand::f64() < self.0
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().parse::<f64>() {
+            Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(Self(rate)),
+            _ => Err("expected a number from 0 to 1".to_owned()),
+        }
+    }
+}
+
+impl Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 pub static LISTEN: Var = Var {
     name: "ESHOP_LISTEN",
     help: "address and port to serve HTTP on",
@@ -410,6 +479,31 @@ impl Settings for KeyValueStore {
     }
 }
 
+/// The variables of several parts, each once: parts that share one (a
+/// service with a SQL store and an event bus reads `ESHOP_BACKEND` for both)
+/// list it where it first appears.
+pub fn merge_vars(parts: impl IntoIterator<Item = Vec<&'static Var>>) -> Vec<&'static Var> {
+    let mut merged: Vec<&'static Var> = Vec::new();
+    for var in parts.into_iter().flatten() {
+        if !merged.iter().any(|seen| seen.name == var.name) {
+            merged.push(var);
+        }
+    }
+    merged
+}
+
+/// The rendered variables of several parts, each once; parts that share a
+/// variable render the same value for it.
+pub fn merge_rendered(parts: impl IntoIterator<Item = Rendered>) -> Rendered {
+    let mut merged: Rendered = Vec::new();
+    for (var, value) in parts.into_iter().flatten() {
+        if !merged.iter().any(|(seen, _)| seen.name == var.name) {
+            merged.push((var, value));
+        }
+    }
+    merged
+}
+
 /// Fails naming `var` when `parse` rejects the URL it holds.
 fn check_url<E: Display>(
     var: &'static Var,
@@ -512,6 +606,18 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn service_urls_and_rates_are_checked() {
+        let url: ServiceUrl = "http://catalog:8080/".parse().unwrap();
+        assert_eq!(url.as_str(), "http://catalog:8080");
+        for bad in ["catalog:8080", "ftp://catalog", "http://catalog?x=1", "not a url"] {
+            assert!(bad.parse::<ServiceUrl>().is_err(), "{bad}");
+        }
+        assert_eq!("0.25".parse::<Rate>().unwrap().value(), 0.25);
+        assert!("1.5".parse::<Rate>().is_err());
+        assert!(!Rate::ZERO.hits());
     }
 
     #[test]
