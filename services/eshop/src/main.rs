@@ -35,9 +35,33 @@ enum Command {
 
 #[derive(Debug, Clone, Copy, Subcommand)]
 enum Service {
+    /// Registration, login (argon2id, JWTs), profiles and addresses (PostgreSQL).
+    #[command(after_long_help = env_help::<eshop_users::UsersSettings>())]
+    Users,
     /// Categories, products, search, images and stock reservations (PostgreSQL).
     #[command(after_long_help = env_help::<eshop_catalog::CatalogSettings>())]
     Catalog,
+    /// Carts of users and anonymous visitors, merged at login, expiring when idle (Redis).
+    #[command(after_long_help = env_help::<eshop_cart::CartSettings>())]
+    Cart,
+    /// Stars and reviews per product, with averages in O(1) (Redis).
+    #[command(after_long_help = env_help::<eshop_ratings::RatingsSettings>())]
+    Ratings,
+    /// The simulated bank: balances, top-ups, charges, refunds, test cards (PostgreSQL).
+    #[command(after_long_help = env_help::<eshop_wallet::WalletSettings>())]
+    Wallet,
+    /// Cities to ship to, quotes by distance and weight (PostgreSQL).
+    #[command(after_long_help = env_help::<eshop_shipping::ShippingSettings>())]
+    Shipping,
+    /// Orders, their lifecycle, history and invoices (PostgreSQL, event bus).
+    #[command(after_long_help = env_help::<eshop_orders::OrdersSettings>())]
+    Orders,
+    /// Checkout: the saga across the other services (PostgreSQL, event bus).
+    #[command(after_long_help = env_help::<eshop_payments::PaymentsSettings>())]
+    Payments,
+    /// Ships paid orders and reports dispatch and delivery (Redis, event bus).
+    #[command(after_long_help = env_help::<eshop_dispatch::DispatchSettings>())]
+    Dispatch,
 }
 
 #[tokio::main]
@@ -53,10 +77,28 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(Service::Catalog) => serve(eshop_catalog::build).await,
+        Command::Serve(service) => match service {
+            Service::Users => serve(eshop_users::build).await,
+            Service::Catalog => serve(eshop_catalog::build).await,
+            Service::Cart => serve(eshop_cart::build).await,
+            Service::Ratings => serve(eshop_ratings::build).await,
+            Service::Wallet => serve(eshop_wallet::build).await,
+            Service::Shipping => serve(eshop_shipping::build).await,
+            Service::Orders => serve(eshop_orders::build).await,
+            Service::Payments => serve(eshop_payments::build).await,
+            Service::Dispatch => serve(eshop_dispatch::build).await,
+        },
         Command::Openapi { service } => {
             let document = match service {
+                Service::Users => eshop_users::openapi(),
                 Service::Catalog => eshop_catalog::openapi(),
+                Service::Cart => eshop_cart::openapi(),
+                Service::Ratings => eshop_ratings::openapi(),
+                Service::Wallet => eshop_wallet::openapi(),
+                Service::Shipping => eshop_shipping::openapi(),
+                Service::Orders => eshop_orders::openapi(),
+                Service::Payments => eshop_payments::openapi(),
+                Service::Dispatch => eshop_dispatch::openapi(),
             };
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())

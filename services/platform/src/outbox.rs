@@ -204,7 +204,8 @@ mod tests {
         .unwrap();
         // 10:00:05.1234 is stored as `...05.1234Z`, which sorts after
         // `...05.123401Z` as text, though it is earlier.
-        let first_at = OffsetDateTime::from_unix_timestamp_nanos(1_763_719_205_123_400_000).unwrap();
+        let first_at =
+            OffsetDateTime::from_unix_timestamp_nanos(1_763_719_205_123_400_000).unwrap();
         let events: Vec<Event> = (0..3_u32)
             .map(|n| Event {
                 occurred_at: first_at + Duration::from_micros(n.into()),
@@ -220,6 +221,10 @@ mod tests {
         let bus = SqliteBus::open(dir.path()).await.unwrap();
         assert_eq!(relay_sqlite(&pool, &bus).await.unwrap(), 3);
         assert_eq!(bus.read_all("numbers").await.unwrap(), events);
-        assert_eq!(relay_sqlite(&pool, &bus).await.unwrap(), 0, "published once");
+        assert_eq!(
+            relay_sqlite(&pool, &bus).await.unwrap(),
+            0,
+            "published once"
+        );
     }
 }

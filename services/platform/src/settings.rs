@@ -612,7 +612,12 @@ mod tests {
     fn service_urls_and_rates_are_checked() {
         let url: ServiceUrl = "http://catalog:8080/".parse().unwrap();
         assert_eq!(url.as_str(), "http://catalog:8080");
-        for bad in ["catalog:8080", "ftp://catalog", "http://catalog?x=1", "not a url"] {
+        for bad in [
+            "catalog:8080",
+            "ftp://catalog",
+            "http://catalog?x=1",
+            "not a url",
+        ] {
             assert!(bad.parse::<ServiceUrl>().is_err(), "{bad}");
         }
         assert_eq!("0.25".parse::<Rate>().unwrap().value(), 0.25);

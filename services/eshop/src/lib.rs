@@ -1,0 +1,6 @@
+//! The shop as a whole: [`shop`] starts every service in one process, and
+//! [`invariants`] checks, across all their stores, what must always hold.
+//! The `eshop` binary (`src/main.rs`) runs one service or the whole shop.
+
+pub mod invariants;
+pub mod shop;

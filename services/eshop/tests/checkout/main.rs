@@ -1,0 +1,10 @@
+//! The whole shop, end to end: checkouts through every service on real
+//! PostgreSQL and Redis and on the embedded backend, their failure paths,
+//! concurrency, idempotency, and crashes of real processes. Every test ends
+//! by checking the shop's invariants.
+
+mod concurrency;
+mod crashes;
+mod failures;
+mod happy;
+mod helpers;

@@ -1,0 +1,364 @@
+//! A checkout: what the customer asks for, the saga's steps, what each step
+//! learned, and how a checkout ends.
+
+use eshop_platform::error::ApiError;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Longest `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 100;
+
+/// Where the order goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub postal_code: String,
+    /// A city id from shipping's `GET /v1/cities`, e.g. `fr-paris`.
+    pub city_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// How the customer pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Payment {
+    /// From the shop wallet's balance.
+    Wallet,
+    /// By card; test cards decline or fail on purpose (see wallet).
+    Card { card_number: String },
+}
+
+/// The body of `POST /v1/checkouts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub address: Address,
+    pub payment: Payment,
+}
+
+fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    let length = value.trim().chars().count();
+    if length == 0 {
+        Err(ApiError::invalid(field, "must not be empty"))
+    } else if length > max {
+        Err(ApiError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+impl CheckoutRequest {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let address = &self.address;
+        bounded("address.name", &address.name, 80)?;
+        bounded("address.line1", &address.line1, 120)?;
+        if let Some(line2) = &address.line2 {
+            bounded("address.line2", line2, 120)?;
+        }
+        bounded("address.postal_code", &address.postal_code, 20)?;
+        if let Some(phone) = &address.phone {
+            bounded("address.phone", phone, 30)?;
+        }
+        bounded("address.city_id", &address.city_id, 80)?;
+        if let Payment::Card { card_number } = &self.payment {
+            let digits = card_number.chars().filter(|c| !c.is_whitespace()).count();
+            if !(12..=19).contains(&digits) {
+                return Err(ApiError::invalid(
+                    "payment.card_number",
+                    "a card number has 12 to 19 digits",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A checked `Idempotency-Key` header.
+pub fn idempotency_key(header: Option<&str>) -> Result<String, ApiError> {
+    let key = header.map(str::trim).unwrap_or_default();
+    if key.is_empty() {
+        return Err(ApiError::bad_request(
+            "idempotency_key_missing",
+            "send an Idempotency-Key header, the same on every retry of this checkout",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// The saga's steps, in order. A checkout records the next step to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    VerifyUser,
+    ReadCart,
+    ReserveStock,
+    QuoteShipping,
+    Charge,
+    CreateOrder,
+    ClearCart,
+    /// Nothing left to do.
+    Done,
+}
+
+impl Step {
+    pub const ALL: [Self; 7] = [
+        Self::VerifyUser,
+        Self::ReadCart,
+        Self::ReserveStock,
+        Self::QuoteShipping,
+        Self::Charge,
+        Self::CreateOrder,
+        Self::ClearCart,
+    ];
+
+    pub fn next(self) -> Self {
+        match self {
+            Self::VerifyUser => Self::ReadCart,
+            Self::ReadCart => Self::ReserveStock,
+            Self::ReserveStock => Self::QuoteShipping,
+            Self::QuoteShipping => Self::Charge,
+            Self::Charge => Self::CreateOrder,
+            Self::CreateOrder => Self::ClearCart,
+            Self::ClearCart | Self::Done => Self::Done,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyUser => "verify_user",
+            Self::ReadCart => "read_cart",
+            Self::ReserveStock => "reserve_stock",
+            Self::QuoteShipping => "quote_shipping",
+            Self::Charge => "charge",
+            Self::CreateOrder => "create_order",
+            Self::ClearCart => "clear_cart",
+            Self::Done => "done",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .chain([Self::Done])
+            .find(|step| step.as_str() == text)
+    }
+}
+
+/// Where a checkout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Moving forward through the steps.
+    Running,
+    /// A step failed for good; undoing what was done.
+    Compensating,
+    /// The order exists and the cart is empty.
+    Completed,
+    /// Nothing was bought; everything taken was given back.
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Compensating => "compensating",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "running" => Self::Running,
+            "compensating" => Self::Compensating,
+            "completed" => Self::Completed,
+            _ => Self::Failed,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+/// One line bought, as read from the cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Line {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+}
+
+/// The shipping quote the checkout confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Shipping {
+    pub quote_id: Uuid,
+    pub cost_cents: i64,
+    pub estimated_days: i64,
+    pub city: String,
+    pub country_code: String,
+}
+
+/// What the steps learned so far; saved with every step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub user_email: Option<String>,
+    pub lines: Vec<Line>,
+    pub reserved: bool,
+    pub shipping: Option<Shipping>,
+    pub charge_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    /// Refunded while compensating.
+    pub refunded: bool,
+    /// Released while compensating.
+    pub released: bool,
+}
+
+impl Progress {
+    pub fn items_cents(&self) -> i64 {
+        self.lines
+            .iter()
+            .map(|line| line.quantity * line.unit_price_cents)
+            .sum()
+    }
+
+    pub fn total_cents(&self) -> i64 {
+        self.items_cents()
+            + self
+                .shipping
+                .as_ref()
+                .map_or(0, |shipping| shipping.cost_cents)
+    }
+}
+
+/// Why a checkout failed, as the customer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Failure {
+    /// HTTP status the failure is reported with.
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// A checkout as stored.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub idempotency_key: String,
+    pub request: CheckoutRequest,
+    pub status: Status,
+    pub step: Step,
+    pub progress: Progress,
+    pub failure: Option<Failure>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A checkout as the customer sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckoutView {
+    pub id: Uuid,
+    pub status: Status,
+    /// The step it is at while running.
+    pub step: Step,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+    pub lines: Vec<Line>,
+    pub items_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Shipping>,
+    pub total_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Checkout> for CheckoutView {
+    fn from(checkout: &Checkout) -> Self {
+        Self {
+            id: checkout.id,
+            status: checkout.status,
+            step: checkout.step,
+            order_id: checkout.progress.order_id,
+            lines: checkout.progress.lines.clone(),
+            items_cents: checkout.progress.items_cents(),
+            shipping: checkout.progress.shipping.clone(),
+            total_cents: checkout.progress.total_cents(),
+            failure: checkout.failure.clone(),
+            created_at: checkout.created_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_run_in_the_documented_order() {
+        let mut step = Step::VerifyUser;
+        let mut order = vec![step];
+        while step != Step::Done {
+            step = step.next();
+            order.push(step);
+        }
+        assert_eq!(&order[..7], &Step::ALL);
+        for step in Step::ALL {
+            assert_eq!(Step::parse(step.as_str()), Some(step));
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_required_and_bounded() {
+        assert_eq!(idempotency_key(Some(" abc-1 ")).unwrap(), "abc-1");
+        assert_eq!(
+            idempotency_key(None).unwrap_err().field(),
+            Some("Idempotency-Key")
+        );
+        assert!(idempotency_key(Some(&"k".repeat(101))).is_err());
+        assert!(idempotency_key(Some("with space")).is_err());
+    }
+
+    #[test]
+    fn a_request_names_its_bad_field() {
+        let request = CheckoutRequest {
+            address: Address {
+                name: "Ada".to_owned(),
+                line1: String::new(),
+                line2: None,
+                postal_code: "1000".to_owned(),
+                city_id: "fr-paris".to_owned(),
+                phone: None,
+            },
+            payment: Payment::Wallet,
+        };
+        assert_eq!(
+            request.validate().unwrap_err().field(),
+            Some("address.line1")
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The services the saga calls, each through a client with timeouts,
+//! retries of idempotent calls and a circuit breaker, and every call safe to
+//! repeat: reservations, charges, refunds and orders are keyed by the
+//! checkout, so a saga resumed after a crash never does anything twice.
+//!
+//! Answers are read tolerantly: only the fields the saga needs.
+
+use axum::http::Method;
+use eshop_platform::{
+    client::{CallError, ClientPolicy, ServiceClient},
+    settings::ServiceUrl,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    domain::{Address, Checkout, Line, Payment, Shipping},
+    settings::Downstream as Urls,
+};
+
+/// Clients for every service the saga talks to.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    users: ServiceClient,
+    cart: ServiceClient,
+    catalog: ServiceClient,
+    shipping: ServiceClient,
+    wallet: ServiceClient,
+    orders: ServiceClient,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserSummary {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CartView {
+    lines: Vec<CartLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CartLine {
+    sku: String,
+    name: String,
+    quantity: i64,
+    unit_price_cents: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProductWeight {
+    weight_grams: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Quote {
+    id: Uuid,
+    cost_cents: i64,
+    estimated_days: i64,
+    city: QuoteCity,
+}
+
+#[derive(Debug, Deserialize)]
+struct QuoteCity {
+    name: String,
+    country_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Charge {
+    #[serde(alias = "id")]
+    charge_id: Uuid,
+}
+
+#[derive(Debug, Deserialize)]
+struct Order {
+    id: Uuid,
+}
+
+#[derive(Debug, Serialize)]
+struct ReservationLine<'a> {
+    sku: &'a str,
+    quantity: i64,
+}
+
+impl Downstream {
+    pub fn new(urls: &Urls, internal_token: &SecretString) -> Self {
+        let client = |service, url: &ServiceUrl| {
+            ServiceClient::new(
+                service,
+                url.as_str(),
+                internal_token.clone(),
+                ClientPolicy::default(),
+            )
+        };
+        Self {
+            users: client("users", &urls.users),
+            cart: client("cart", &urls.cart),
+            catalog: client("catalog", &urls.catalog),
+            shipping: client("shipping", &urls.shipping),
+            wallet: client("wallet", &urls.wallet),
+            orders: client("orders", &urls.orders),
+        }
+    }
+
+    pub async fn user(&self, user: Uuid) -> Result<UserSummary, CallError> {
+        self.users
+            .get(&format!("/internal/users/{user}"))
+            .send()
+            .await
+    }
+
+    pub async fn cart(&self, user: Uuid) -> Result<Vec<Line>, CallError> {
+        let cart: CartView = self
+            .cart
+            .get(&format!("/internal/carts/{user}"))
+            .send()
+            .await?;
+        Ok(cart
+            .lines
+            .into_iter()
+            .map(|line| Line {
+                sku: line.sku,
+                name: line.name,
+                quantity: line.quantity,
+                unit_price_cents: line.unit_price_cents,
+            })
+            .collect())
+    }
+
+    pub async fn clear_cart(&self, user: Uuid) -> Result<(), CallError> {
+        self.cart
+            .request(Method::DELETE, &format!("/internal/carts/{user}"))
+            .send_without_answer()
+            .await
+    }
+
+    /// Holds the lines' stock under the checkout's id (a repeat is a no-op).
+    pub async fn reserve(&self, checkout: Uuid, lines: &[Line]) -> Result<(), CallError> {
+        let lines: Vec<_> = lines
+            .iter()
+            .map(|line| ReservationLine {
+                sku: &line.sku,
+                quantity: line.quantity,
+            })
+            .collect();
+        self.catalog
+            .request(Method::PUT, &format!("/internal/reservations/{checkout}"))
+            .json(&json!({ "lines": lines }))
+            .send_without_answer()
+            .await
+    }
+
+    pub async fn commit_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
+        self.catalog
+            .request(
+                Method::POST,
+                &format!("/internal/reservations/{checkout}/commit"),
+            )
+            .send_without_answer()
+            .await
+    }
+
+    /// Puts the stock back; releasing twice, or what was never reserved, is fine.
+    pub async fn release_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
+        match self
+            .catalog
+            .request(
+                Method::POST,
+                &format!("/internal/reservations/{checkout}/release"),
+            )
+            .send_without_answer()
+            .await
+        {
+            Err(error) if error.status() == Some(axum::http::StatusCode::NOT_FOUND) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The shipping weight of `lines`, from catalog.
+    pub async fn weight_grams(&self, lines: &[Line]) -> Result<i64, CallError> {
+        let mut total = 0;
+        for line in lines {
+            let product: ProductWeight = self
+                .catalog
+                .get(&format!("/v1/products/{}", line.sku))
+                .send()
+                .await?;
+            total += product.weight_grams * line.quantity;
+        }
+        Ok(total)
+    }
+
+    /// Quotes shipping to the address and confirms the quote for the checkout.
+    pub async fn ship(
+        &self,
+        checkout: Uuid,
+        address: &Address,
+        weight_grams: i64,
+    ) -> Result<Shipping, CallError> {
+        let quote: Quote = self
+            .shipping
+            .request(Method::POST, "/v1/quotes")
+            .json(&json!({ "city_id": address.city_id, "weight_grams": weight_grams.max(1) }))
+            .send()
+            .await?;
+        self.shipping
+            .request(
+                Method::POST,
+                &format!("/internal/quotes/{}/confirm", quote.id),
+            )
+            .json(&json!({ "reference": checkout.to_string() }))
+            .send_without_answer()
+            .await?;
+        Ok(Shipping {
+            quote_id: quote.id,
+            cost_cents: quote.cost_cents,
+            estimated_days: quote.estimated_days,
+            city: quote.city.name,
+            country_code: quote.city.country_code,
+        })
+    }
+
+    /// Charges the customer once per checkout, whatever the retries.
+    pub async fn charge(
+        &self,
+        checkout: Uuid,
+        user: Uuid,
+        amount_cents: i64,
+        payment: &Payment,
+    ) -> Result<Uuid, CallError> {
+        let charge: Charge = self
+            .wallet
+            .request(Method::POST, "/internal/charges")
+            .json(&json!({
+                "idempotency_key": format!("checkout-{checkout}"),
+                "user_id": user,
+                "amount_cents": amount_cents,
+                "reference": checkout.to_string(),
+                "payment": payment,
+            }))
+            .send()
+            .await?;
+        Ok(charge.charge_id)
+    }
+
+    /// Refunds `amount_cents` of a charge, once per `reason`.
+    pub async fn refund(
+        &self,
+        charge: Uuid,
+        amount_cents: i64,
+        reason: &str,
+    ) -> Result<(), CallError> {
+        self.wallet
+            .request(Method::POST, "/internal/refunds")
+            .json(&json!({
+                "idempotency_key": format!("{reason}-{charge}"),
+                "charge_id": charge,
+                "amount_cents": amount_cents,
+            }))
+            .send_without_answer()
+            .await
+    }
+
+    /// Creates the order of a charged checkout; one checkout makes at most
+    /// one order, so a repeat returns the first.
+    pub async fn create_order(&self, checkout: &Checkout, charge: Uuid) -> Result<Uuid, CallError> {
+        let (address, progress) = (&checkout.request.address, &checkout.progress);
+        let shipping = progress
+            .shipping
+            .as_ref()
+            .expect("orders are created after shipping is quoted");
+        let method = match checkout.request.payment {
+            Payment::Wallet => "wallet",
+            Payment::Card { .. } => "card",
+        };
+        let order: Order = self
+            .orders
+            .request(Method::POST, "/internal/orders")
+            .json(&json!({
+                "checkout_id": checkout.id,
+                "user_id": checkout.user_id,
+                "lines": progress.lines,
+                "shipping": {
+                    "name": address.name,
+                    "line1": address.line1,
+                    "line2": address.line2,
+                    "city": shipping.city,
+                    "postal_code": address.postal_code,
+                    "country_code": shipping.country_code,
+                    "city_id": address.city_id,
+                    "quote_id": shipping.quote_id,
+                    "cost_cents": shipping.cost_cents,
+                    "estimated_days": shipping.estimated_days,
+                },
+                "payment": { "charge_id": charge, "method": method },
+                "reservation_id": checkout.id,
+            }))
+            .send()
+            .await?;
+        Ok(order.id)
+    }
+}

@@ -1,0 +1,214 @@
+//! The payments API: checkouts for users, a summary for the invariant
+//! checker. `POST /v1/checkouts` runs the saga while the customer waits and
+//! answers with how it ended: 201 completed, 4xx/5xx failed (with the reason
+//! in the shared error shape and the checkout's id in `x-checkout-id`), or
+//! 202 while it waits for a service, to be polled at `GET /v1/checkouts/{id}`.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{FromRef, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use eshop_platform::{
+    auth::{Auth, InternalCaller, User},
+    error::{ApiError, ErrorBody},
+    extract::{Json, Path},
+    settings::Rate,
+};
+use time::OffsetDateTime;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    domain::{Checkout, CheckoutRequest, CheckoutView, Progress, Status, Step, idempotency_key},
+    saga::{Driven, Saga},
+    store::{CheckoutStore, Summary},
+};
+
+/// How long a customer waits for a checkout that another request drives.
+const WAIT_FOR_OTHER_DRIVER: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Arc<dyn CheckoutStore>,
+    pub(crate) saga: Arc<Saga>,
+    pub(crate) auth: Auth,
+    pub(crate) fault_error_rate: Rate,
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "eShop payments",
+        description = "Checkout: the saga that reserves stock, quotes shipping, charges, creates the order and clears the cart, or undoes what it did."
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_default();
+        components.add_security_scheme(
+            "internal_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
+        );
+        components.add_security_scheme(
+            "user",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(checkout))
+        .routes(routes!(get_checkout))
+        .routes(routes!(summary))
+}
+
+/// Buys what is in the caller's cart. Send the same `Idempotency-Key` on
+/// every retry of one checkout: it runs once, and every retry gets its outcome.
+#[utoipa::path(post, path = "/v1/checkouts", tag = "checkout",
+    request_body = CheckoutRequest,
+    params(("Idempotency-Key" = String, Header, description = "the same on every retry of this checkout")),
+    security(("user" = [])),
+    responses(
+        (status = CREATED, description = "completed: the order exists", body = CheckoutView),
+        (status = ACCEPTED, description = "waiting for a service; poll the checkout", body = CheckoutView),
+        (status = PAYMENT_REQUIRED, description = "declined or not enough money; nothing was charged", body = ErrorBody),
+        (status = CONFLICT, description = "out of stock or an empty cart", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "bad input, or the key was used for another checkout", body = ErrorBody),
+        (status = SERVICE_UNAVAILABLE, description = "the shop is busy or a service is down", body = ErrorBody),
+    ))]
+async fn checkout(
+    user: User,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<CheckoutRequest>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(
+        headers
+            .get("idempotency-key")
+            .and_then(|value| value.to_str().ok()),
+    )?;
+    request.validate()?;
+    if state.fault_error_rate.hits() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "injected_fault",
+            "payments refused this checkout on purpose (ESHOP_FAULT_ERROR_RATE); try again",
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let new = Checkout {
+        id: Uuid::new_v4(),
+        user_id: user.id(),
+        idempotency_key: key,
+        request,
+        status: Status::Running,
+        step: Step::VerifyUser,
+        progress: Progress::default(),
+        failure: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (stored, created) = state.store.create(&new).await?;
+    if !created && stored.request != new.request {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "this key was already used for a different checkout",
+        ));
+    }
+    let ended = match state.saga.drive(stored.id).await? {
+        Driven::Finished(checkout) | Driven::Stalled(checkout) => checkout,
+        Driven::Busy => wait_for_other_driver(&state, stored.id).await?,
+    };
+    Ok(answer(&ended))
+}
+
+/// Polls a checkout that another request is driving until it ends.
+async fn wait_for_other_driver(state: &AppState, id: Uuid) -> Result<Checkout, ApiError> {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHER_DRIVER;
+    loop {
+        let checkout = state
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("checkout {id}")))?;
+        if checkout.status.is_final() || tokio::time::Instant::now() > deadline {
+            return Ok(checkout);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn answer(checkout: &Checkout) -> Response {
+    let view = CheckoutView::from(checkout);
+    let mut response = match (checkout.status, &checkout.failure) {
+        (Status::Completed, _) => (StatusCode::CREATED, Json(view)).into_response(),
+        (Status::Failed, Some(failure)) => {
+            let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::CONFLICT);
+            let mut error = ApiError::new(status, failure.code.clone(), failure.message.clone());
+            if let Some(field) = &failure.field {
+                error = error.with_field(field.clone());
+            }
+            error.into_response()
+        }
+        _ => (StatusCode::ACCEPTED, Json(view)).into_response(),
+    };
+    if let Ok(id) = HeaderValue::from_str(&checkout.id.to_string()) {
+        response.headers_mut().insert("x-checkout-id", id);
+    }
+    response
+}
+
+/// One of the caller's checkouts.
+#[utoipa::path(get, path = "/v1/checkouts/{id}", tag = "checkout",
+    params(("id" = Uuid, Path)),
+    security(("user" = [])),
+    responses(
+        (status = OK, body = CheckoutView),
+        (status = NOT_FOUND, body = ErrorBody),
+    ))]
+async fn get_checkout(
+    user: User,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<CheckoutView>, ApiError> {
+    match state.store.get(id).await? {
+        Some(checkout) if checkout.user_id == user.id() => Ok(Json(CheckoutView::from(&checkout))),
+        _ => Err(ApiError::not_found(format!("checkout {id}"))),
+    }
+}
+
+/// Checkouts by status, and how long the oldest unfinished one has waited.
+#[utoipa::path(get, path = "/internal/checkouts/summary", tag = "internal",
+    security(("internal_token" = [])),
+    responses((status = OK, body = Summary)))]
+async fn summary(
+    _: InternalCaller,
+    State(state): State<AppState>,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(state.store.summary().await?))
+}
