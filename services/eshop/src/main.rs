@@ -1,14 +1,15 @@
 //! `eshop`: the one binary of the shop, shipped in the one image.
 //!
-//! `eshop serve <service>` runs one service, which is what each pod runs; it
-//! reads its settings from environment variables, listed by
-//! `eshop serve <service> --help`. `eshop openapi <service>` prints a
-//! service's OpenAPI document.
+//! `eshop up` runs the whole shop on one machine. `eshop serve <service>`
+//! runs one service, which is what each pod runs; it reads its settings
+//! from environment variables, listed by `eshop serve <service> --help`.
+//! `eshop openapi <service>` prints a service's OpenAPI document.
 
-use std::{future::Future, process::ExitCode};
+use std::{future::Future, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use eshop::up::{Up, default_data_dir};
 use eshop_platform::{
     server::{Application, BuildError},
     settings::{Env, ServiceSettings, env_help},
@@ -22,6 +23,10 @@ use eshop_platform::{
     about = "The eShop: a demo shop of Rust services"
 )]
 enum Command {
+    /// Run the whole shop on this machine: every service and the gateway,
+    /// each on its own loopback port, until Ctrl-C. Data lives in SQLite
+    /// files of the data directory unless PostgreSQL and Redis are given.
+    Up(UpArgs),
     /// Run one service until SIGTERM or Ctrl-C. Settings come from
     /// environment variables; `eshop serve <service> --help` lists them.
     #[command(subcommand)]
@@ -31,6 +36,28 @@ enum Command {
         #[command(subcommand)]
         service: Service,
     },
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// Where the shop keeps its data and keys [default: ~/.local/share/eshop]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The port of the storefront on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Run on this PostgreSQL database instead of SQLite files.
+    #[arg(long, value_name = "URL", requires = "redis_url")]
+    database_url: Option<String>,
+    /// Run on this Redis instead of SQLite files.
+    #[arg(long, value_name = "URL", requires = "database_url")]
+    redis_url: Option<String>,
+    /// How long a paid order waits before it is dispatched.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    dispatch_delay: Duration,
+    /// How long a dispatched order travels before it is delivered.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    delivery_delay: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -62,6 +89,9 @@ enum Service {
     /// Ships paid orders and reports dispatch and delivery (Redis, event bus).
     #[command(after_long_help = env_help::<eshop_dispatch::DispatchSettings>())]
     Dispatch,
+    /// The public entry point: the web storefront and the JSON API under /api.
+    #[command(after_long_help = env_help::<eshop_gateway::GatewaySettings>())]
+    Gateway,
 }
 
 #[tokio::main]
@@ -77,6 +107,20 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Up(args) => {
+            Up {
+                data_dir: args.data_dir.unwrap_or_else(default_data_dir),
+                servers: args
+                    .database_url
+                    .zip(args.redis_url)
+                    .map(|(database, redis)| (database.into(), redis.into())),
+                port: args.port,
+                dispatch_delay: args.dispatch_delay,
+                delivery_delay: args.delivery_delay,
+            }
+            .run()
+            .await
+        }
         Command::Serve(service) => match service {
             Service::Users => serve(eshop_users::build).await,
             Service::Catalog => serve(eshop_catalog::build).await,
@@ -87,6 +131,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Service::Orders => serve(eshop_orders::build).await,
             Service::Payments => serve(eshop_payments::build).await,
             Service::Dispatch => serve(eshop_dispatch::build).await,
+            Service::Gateway => serve(eshop_gateway::build).await,
         },
         Command::Openapi { service } => {
             let document = match service {
@@ -99,6 +144,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 Service::Orders => eshop_orders::openapi(),
                 Service::Payments => eshop_payments::openapi(),
                 Service::Dispatch => eshop_dispatch::openapi(),
+                Service::Gateway => eshop_gateway::openapi(),
             };
             println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())

@@ -7,7 +7,9 @@
 //! cart, everything before payments), so each one's address is known when
 //! a later one needs it.
 
-use std::{collections::BTreeMap, io, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap, io, net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration,
+};
 
 use eshop_platform::{
     server::{Application, BuildError},
@@ -16,9 +18,11 @@ use eshop_platform::{
 use secrecy::SecretString;
 use tokio::{sync::watch, task::JoinSet};
 
-/// Every service of the shop, in the order they start.
-pub const SERVICES: [&str; 9] = [
+/// Every service of the shop, in the order they start; the gateway, the
+/// shop's public entry point, last.
+pub const SERVICES: [&str; 10] = [
     "catalog", "users", "cart", "ratings", "wallet", "shipping", "orders", "dispatch", "payments",
+    "gateway",
 ];
 
 /// Where the shop keeps its data.
@@ -50,6 +54,8 @@ pub struct ShopConfig {
     pub demo_data: bool,
     /// The address services bind; their ports are picked free.
     pub host: std::net::IpAddr,
+    /// The gateway's port, the one people open; 0 picks a free one.
+    pub gateway_port: u16,
     pub log: String,
     pub dispatch_delay: Duration,
     pub delivery_delay: Duration,
@@ -128,6 +134,33 @@ impl ShopConfig {
             deadline: self.checkout_deadline,
             fault_error_rate: Rate::ZERO,
             fault_pause_at: None,
+        }
+    }
+
+    /// The gateway's settings, given where the other services are.
+    pub fn gateway(&self, shop: &Shop) -> eshop_gateway::GatewaySettings {
+        eshop_gateway::GatewaySettings {
+            server: ServerSettings {
+                listen: SocketAddr::new(self.host, self.gateway_port),
+                ..self.server()
+            },
+            jwt_public_key: self.keys.public_pem.clone(),
+            downstream: eshop_gateway::settings::Downstream {
+                users: shop.url("users"),
+                catalog: shop.url("catalog"),
+                cart: shop.url("cart"),
+                ratings: shop.url("ratings"),
+                wallet: shop.url("wallet"),
+                shipping: shop.url("shipping"),
+                orders: shop.url("orders"),
+                payments: shop.url("payments"),
+            },
+            rate_limit: eshop_gateway::settings::RateLimit {
+                per_second: NonZeroU32::new(50).expect("not zero"),
+                burst: NonZeroU32::new(200).expect("not zero"),
+            },
+            cookie_secure: false,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -224,6 +257,16 @@ impl Shop {
         if wanted("payments") {
             let payments = eshop_payments::build(config.payments(&shop));
             shop.run("payments", payments.await?)?;
+        }
+        // The gateway starts only with every service it calls in this
+        // process; a test that runs one of them elsewhere leaves it out.
+        let calls_all = SERVICES[..SERVICES.len() - 1]
+            .iter()
+            .filter(|service| **service != "dispatch")
+            .all(|service| shop.addresses.contains_key(service));
+        if wanted("gateway") && calls_all {
+            let gateway = eshop_gateway::build(config.gateway(&shop));
+            shop.run("gateway", gateway.await?)?;
         }
         Ok(shop)
     }

@@ -165,6 +165,7 @@ impl ServiceClient {
             method,
             path,
             query: Vec::new(),
+            headers: Vec::new(),
             user_token: None,
             body: None,
         }
@@ -188,6 +189,9 @@ impl ServiceClient {
         }
         if let Some(id) = current_request_id() {
             request = request.header(REQUEST_ID_HEADER, id);
+        }
+        for (name, value) in &call.headers {
+            request = request.header(*name, value);
         }
         if let Some(token) = call.user_token {
             request = request.bearer_auth(token);
@@ -244,6 +248,7 @@ pub struct Call<'a> {
     method: Method,
     path: &'a str,
     query: Vec<(&'a str, String)>,
+    headers: Vec<(&'a str, String)>,
     user_token: Option<&'a str>,
     body: Option<serde_json::Value>,
 }
@@ -257,6 +262,12 @@ impl<'a> Call<'a> {
 
     pub fn query(mut self, name: &'a str, value: impl Into<String>) -> Self {
         self.query.push((name, value.into()));
+        self
+    }
+
+    /// Adds a header, e.g. `idempotency-key` or `x-session-id`.
+    pub fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 
@@ -281,6 +292,12 @@ impl<'a> Call<'a> {
     /// Makes the call and ignores any answer body.
     pub async fn send_without_answer(self) -> Result<(), CallError> {
         self.send_raw().await.map(drop)
+    }
+
+    /// Makes the call and gives the answer body as it came: an image or an
+    /// HTML page rather than JSON.
+    pub async fn send_bytes(self) -> Result<bytes::Bytes, CallError> {
+        self.send_raw().await.map(Option::unwrap_or_default)
     }
 
     async fn send_raw(&self) -> Result<Option<bytes::Bytes>, CallError> {

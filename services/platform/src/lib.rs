@@ -7,6 +7,7 @@
 //! - [`error`] and [`extract`]: the one JSON error shape and extractors that
 //!   reject bad requests in it;
 //! - [`auth`]: the internal credential and users' JWTs;
+//! - [`keys`]: the key pair of those JWTs and generated credentials;
 //! - [`client`]: calls to other services with timeouts, retries and a
 //!   circuit breaker;
 //! - [`stores`]: PostgreSQL, SQLite and Redis connections and their
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod keys;
 pub mod metrics;
 pub mod outbox;
 pub mod server;

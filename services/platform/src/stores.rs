@@ -139,6 +139,13 @@ impl Preparation {
         preparation
     }
 
+    /// Already done: for a service that has no store to prepare.
+    pub fn done() -> Self {
+        let preparation = Self::default();
+        preparation.done.store(true, Ordering::Release);
+        preparation
+    }
+
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }

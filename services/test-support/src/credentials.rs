@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use eshop_platform::{auth::JwtSigner, settings::ServerSettings};
-use secrecy::SecretString;
+use eshop_platform::{auth::JwtSigner, keys::KeyPair, settings::ServerSettings};
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 /// The internal credential of services under test.
@@ -31,13 +31,11 @@ pub struct TestKeys {
 
 impl TestKeys {
     pub fn generate() -> Self {
-        let key =
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 keys generate");
-        let private_pem = key.serialize_pem();
+        let pair = KeyPair::generate();
         Self {
-            signer: JwtSigner::from_private_pem(&private_pem).expect("the key loads"),
-            public_pem: key.public_key_pem(),
-            private_pem,
+            private_pem: pair.private_pem.expose_secret().to_owned(),
+            public_pem: pair.public_pem,
+            signer: pair.signer,
         }
     }
 

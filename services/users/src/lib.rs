@@ -9,7 +9,6 @@
 //! logins, and assembles the routes of `routes`.
 
 pub mod domain;
-pub mod keys;
 pub mod limits;
 mod passwords;
 mod routes;
@@ -22,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use eshop_platform::{
     auth::Auth,
     health::Readiness,
+    keys::KeyPair,
     metrics,
     server::{Application, BuildError, Service},
     settings::SqlStore,
@@ -33,7 +33,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    keys::KeyPair,
     limits::LoginLimits,
     passwords::Passwords,
     routes::{AppState, UsersMetrics},

@@ -22,6 +22,7 @@ use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    keys::KeyPair,
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -43,7 +44,6 @@ use crate::{
         MAX_NAME_LENGTH, NewUser, PasswordChange, ProfilePatch, PublicKey, PublicKeys,
         RegistrationInput, Session, UserProfile, UserSummary, now, text,
     },
-    keys::KeyPair,
     limits::{AttemptKeys, AttemptOutcome, LoginLimits, address_key, client_address, retry_after},
     passwords::Passwords,
     store::UserStore,

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use eshop_platform::settings::{
-    Env, HumanDuration, Rendered, ServerSettings, ServiceSettings, Settings, SettingsError,
-    SqlStore, Var,
+use eshop_platform::{
+    keys::KeyPair,
+    settings::{
+        Env, HumanDuration, Rendered, ServerSettings, ServiceSettings, Settings, SettingsError,
+        SqlStore, Var,
+    },
 };
 use secrecy::{ExposeSecret, SecretString};
-
-use crate::keys::KeyPair;
 
 pub static JWT_PRIVATE_KEY: Var = Var {
     name: "ESHOP_JWT_PRIVATE_KEY",
@@ -109,9 +110,7 @@ mod tests {
     use super::*;
 
     fn private_pem() -> String {
-        rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
-            .unwrap()
-            .serialize_pem()
+        KeyPair::generate().private_pem.expose_secret().to_owned()
     }
 
     #[test]

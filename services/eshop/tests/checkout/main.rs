@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod crashes;
+mod errors;
 mod failures;
 mod happy;
 mod helpers;

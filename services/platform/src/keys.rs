@@ -1,8 +1,25 @@
-//! The key pair of users' tokens. Users is given only the private key
-//! (PEM, Ed25519, PKCS#8); the public key that every other service verifies
-//! tokens with is derived from it, so the two can never disagree.
+//! The shop's own secrets.
+//!
+//! Users' tokens are signed with an Ed25519 key pair. Users is given only
+//! the private key (PEM, PKCS#8); the public key that every other service
+//! verifies tokens with is derived from it, so the two can never disagree.
+//! Whoever sets a shop up (the operator in a cluster, `eshop up` on one
+//! machine, the tests) makes the pair with [`KeyPair::generate`] and the
+//! shared credentials with [`random_secret`].
 
-use eshop_platform::auth::JwtSigner;
+use rand::distr::{Alphanumeric, SampleString};
+use secrecy::SecretString;
+
+use crate::auth::JwtSigner;
+
+/// How many characters a generated credential has.
+const SECRET_LENGTH: usize = 32;
+
+/// 32 random alphanumerics from the thread's cryptographically secure
+/// generator: safe in URLs and environment variables without escaping.
+pub fn random_secret() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), SECRET_LENGTH)
+}
 
 /// A private key that does not load, and why.
 #[derive(Debug, thiserror::Error)]
@@ -12,18 +29,30 @@ pub enum KeyPairError {
     #[error("it is not an Ed25519 key")]
     NotEd25519,
     #[error(transparent)]
-    Signer(#[from] eshop_platform::auth::KeyError),
+    Signer(#[from] crate::auth::KeyError),
 }
 
 /// The signer of users' tokens and the public key that verifies them.
 #[derive(Debug)]
 pub struct KeyPair {
     pub signer: JwtSigner,
+    /// PEM, PKCS#8.
+    pub private_pem: SecretString,
     /// PEM, SubjectPublicKeyInfo.
     pub public_pem: String,
 }
 
 impl KeyPair {
+    /// A new key pair.
+    ///
+    /// # Panics
+    /// Never: generating and reloading an Ed25519 key cannot fail.
+    pub fn generate() -> Self {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
+            .expect("generating an Ed25519 key cannot fail");
+        Self::from_private_pem(&key.serialize_pem()).expect("a generated Ed25519 key loads")
+    }
+
     pub fn from_private_pem(private_pem: &str) -> Result<Self, KeyPairError> {
         let key = rcgen::KeyPair::from_pem(private_pem)
             .map_err(|error| KeyPairError::Unreadable(error.to_string()))?;
@@ -32,6 +61,7 @@ impl KeyPair {
         }
         Ok(Self {
             signer: JwtSigner::from_private_pem(private_pem)?,
+            private_pem: SecretString::from(private_pem.to_owned()),
             public_pem: key.public_key_pem(),
         })
     }
@@ -39,15 +69,16 @@ impl KeyPair {
 
 #[cfg(test)]
 mod tests {
-    use eshop_platform::auth::JwtVerifier;
+    use secrecy::ExposeSecret;
 
     use super::*;
+    use crate::auth::JwtVerifier;
 
     #[test]
     fn the_derived_public_key_verifies_what_the_private_key_signs() {
-        let generated = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        let pair = KeyPair::from_private_pem(&generated.serialize_pem()).unwrap();
-        assert_eq!(pair.public_pem, generated.public_key_pem());
+        let generated = KeyPair::generate();
+        let pair = KeyPair::from_private_pem(generated.private_pem.expose_secret()).unwrap();
+        assert_eq!(pair.public_pem, generated.public_pem);
         let (token, claims) = pair
             .signer
             .sign(
@@ -82,5 +113,13 @@ mod tests {
             KeyPair::from_private_pem("not a key"),
             Err(KeyPairError::Unreadable(_))
         ));
+    }
+
+    #[test]
+    fn secrets_are_long_alphanumeric_and_different() {
+        let (one, two) = (random_secret(), random_secret());
+        assert_eq!(one.len(), SECRET_LENGTH);
+        assert!(one.chars().all(|c| c.is_ascii_alphanumeric()), "{one}");
+        assert_ne!(one, two);
     }
 }

@@ -1,0 +1,428 @@
+//! The `EShop` custom resource: its spec, status and validation rules.
+//!
+//! The CRD in `crds/eshop.yaml` is generated from these types
+//! (`eshop-operator crd`). Doc comments become the field descriptions that
+//! `kubectl explain` shows, `Default` impls become the schema's defaults,
+//! and the `x_kube(validation)` rules become CEL rules
+//! (`x-kubernetes-validations`) that the API server itself enforces, each
+//! with a message that names the field to fix.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::core::v1::{LocalObjectReference, ResourceRequirements},
+    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::Condition},
+};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use schemars::{Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+/// The API group of the `EShop` resource.
+pub const GROUP: &str = "eshop-operator.github.io";
+
+/// The image every service runs unless the spec names another.
+pub const DEFAULT_IMAGE: &str = "ghcr.io/eshop-operator/eshop";
+/// PostgreSQL's official image, pinned.
+pub const DEFAULT_POSTGRES_IMAGE: &str = "postgres:17.5-alpine";
+/// Redis's official image, pinned.
+pub const DEFAULT_REDIS_IMAGE: &str = "redis:7.4.2-alpine";
+
+/// An eShop: the shop's services, PostgreSQL, Redis and everything around
+/// them, reconciled by the eshop-operator.
+#[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "eshop-operator.github.io",
+    version = "v1alpha1",
+    kind = "EShop",
+    plural = "eshops",
+    singular = "eshop",
+    shortname = "shop",
+    namespaced,
+    status = "EShopStatus",
+    doc = "An eShop: a demo e-commerce shop of Rust services with PostgreSQL and Redis, reconciled by the eshop-operator.",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.image.tag"}"#,
+    printcolumn = r#"{"name":"URL","type":"string","jsonPath":".status.url"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct EShopSpec {
+    /// The image of the shop's services: one image holds them all.
+    #[serde(default)]
+    pub image: ImageSpec,
+    /// Replicas, resources and autoscaling of each service.
+    #[serde(default)]
+    pub services: ServicesSpec,
+    /// Where the shop keeps its relational data: an in-cluster PostgreSQL
+    /// (a StatefulSet the operator runs) or an external one.
+    #[serde(default)]
+    pub database: DatabaseSpec,
+    /// The in-cluster Redis that holds carts, ratings and the event bus.
+    #[serde(default)]
+    pub redis: RedisSpec,
+    /// An Ingress to the gateway, the shop's public entry point.
+    #[serde(default)]
+    pub ingress: IngressSpec,
+    /// Load the demo catalog (categories and products) when the catalog starts.
+    #[serde(default = "yes")]
+    pub demo_data: bool,
+    /// Create NetworkPolicies: deny all traffic to and from the shop's pods
+    /// except the paths the shop needs (the gateway from anywhere, services
+    /// from each other, services to PostgreSQL and Redis, DNS, metrics scraping).
+    #[serde(default = "yes")]
+    pub network_policies: bool,
+    /// What happens to the PostgreSQL and Redis PersistentVolumeClaims when
+    /// the EShop is deleted: `Retain` keeps them (and the data), `Delete`
+    /// removes them.
+    #[serde(default)]
+    pub pvc_retention: PvcRetention,
+    /// Stop applying changes: while true the operator leaves every child as
+    /// it is and only reports status.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which image the services run, and how it is pulled.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImageSpec {
+    /// The image repository, without a tag.
+    pub repository: String,
+    /// The image tag: the shop's version.
+    pub tag: String,
+    /// When the kubelet pulls the image.
+    pub pull_policy: PullPolicy,
+    /// Secrets with registry credentials, used by every pod of the shop
+    /// (services, PostgreSQL and Redis).
+    pub pull_secrets: Vec<LocalObjectReference>,
+}
+
+impl Default for ImageSpec {
+    fn default() -> Self {
+        Self {
+            repository: DEFAULT_IMAGE.to_owned(),
+            tag: env!("CARGO_PKG_VERSION").to_owned(),
+            pull_policy: PullPolicy::IfNotPresent,
+            pull_secrets: Vec::new(),
+        }
+    }
+}
+
+/// A container image pull policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// Every service of the shop, each tuned on its own.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServicesSpec {
+    /// The web storefront and public API.
+    pub gateway: ServiceSpec,
+    /// Registration, login and users' tokens.
+    pub users: ServiceSpec,
+    /// Products, search and stock.
+    pub catalog: ServiceSpec,
+    /// Shopping carts.
+    pub cart: ServiceSpec,
+    /// Stars and reviews.
+    pub ratings: ServiceSpec,
+    /// The simulated bank.
+    pub wallet: ServiceSpec,
+    /// Shipping quotes.
+    pub shipping: ServiceSpec,
+    /// Orders and their lifecycle.
+    pub orders: ServiceSpec,
+    /// Checkout.
+    pub payments: ServiceSpec,
+    /// Ships paid orders.
+    pub dispatch: ServiceSpec,
+}
+
+/// How one service runs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.replicas >= 0 && self.replicas <= 50", "message": "replicas must be from 0 to 50", "fieldPath": ".replicas"}]))]
+pub struct ServiceSpec {
+    /// How many pods run the service. Ignored while `autoscaling` is set:
+    /// the HorizontalPodAutoscaler decides then.
+    pub replicas: i32,
+    /// CPU and memory requests and limits of the service's container.
+    pub resources: Resources,
+    /// Scale the service on CPU with a HorizontalPodAutoscaler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSpec>,
+}
+
+impl Default for ServiceSpec {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            resources: resources(("50m", "64Mi"), "256Mi"),
+            autoscaling: None,
+        }
+    }
+}
+
+/// Requests of CPU and memory, and a memory limit. CPU is not limited by
+/// default: a limit would throttle pods that have spare CPU to use.
+fn resources(requests: (&str, &str), memory_limit: &str) -> Resources {
+    let quantity = |value: &str| Quantity(value.to_owned());
+    Resources {
+        requests: BTreeMap::from([
+            ("cpu".to_owned(), quantity(requests.0)),
+            ("memory".to_owned(), quantity(requests.1)),
+        ]),
+        limits: BTreeMap::from([("memory".to_owned(), quantity(memory_limit))]),
+    }
+}
+
+/// CPU and memory of a container.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    /// What the scheduler sets aside for the container, by resource name:
+    /// `cpu` (e.g. `100m`) and `memory` (e.g. `128Mi`). Autoscaling measures
+    /// CPU use against the CPU request.
+    #[serde(default)]
+    #[schemars(schema_with = "quantities")]
+    pub requests: BTreeMap<String, Quantity>,
+    /// The most the container may use, by resource name: beyond its
+    /// `memory` limit a container is killed, beyond its `cpu` limit throttled.
+    #[serde(default)]
+    #[schemars(schema_with = "quantities")]
+    pub limits: BTreeMap<String, Quantity>,
+}
+
+impl Resources {
+    /// As a container's resource requirements.
+    pub fn requirements(&self) -> ResourceRequirements {
+        let map = |quantities: &BTreeMap<String, Quantity>| {
+            (!quantities.is_empty()).then(|| quantities.clone())
+        };
+        ResourceRequirements {
+            requests: map(&self.requests),
+            limits: map(&self.limits),
+            ..ResourceRequirements::default()
+        }
+    }
+}
+
+/// A map of resource names to quantities, such as `{cpu: 100m, memory: 1Gi}`.
+fn quantities(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "x-kubernetes-int-or-string": true,
+        },
+    })
+}
+
+/// Bounds and target of a service's HorizontalPodAutoscaler.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.minReplicas >= 1 && self.minReplicas <= self.maxReplicas", "message": "autoscaling.minReplicas must be at least 1 and at most autoscaling.maxReplicas", "fieldPath": ".minReplicas"}, {"rule": "self.maxReplicas <= 100", "message": "autoscaling.maxReplicas must be at most 100", "fieldPath": ".maxReplicas"}, {"rule": "self.targetCPUUtilizationPercentage >= 1 && self.targetCPUUtilizationPercentage <= 100", "message": "autoscaling.targetCPUUtilizationPercentage must be from 1 to 100", "fieldPath": ".targetCPUUtilizationPercentage"}]))]
+pub struct AutoscalingSpec {
+    /// The fewest pods.
+    #[serde(default = "one")]
+    pub min_replicas: i32,
+    /// The most pods.
+    pub max_replicas: i32,
+    /// The average CPU use, in percent of the CPU request, that the
+    /// autoscaler keeps the pods at.
+    #[serde(default = "eighty", rename = "targetCPUUtilizationPercentage")]
+    pub target_cpu_utilization_percentage: i32,
+}
+
+fn one() -> i32 {
+    1
+}
+
+fn eighty() -> i32 {
+    80
+}
+
+/// Where the shop's relational data lives.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.mode != 'External' || has(self.externalSecretRef)", "message": "database.externalSecretRef is required when database.mode is External: name the Secret that holds the PostgreSQL URL", "fieldPath": ".externalSecretRef"}]))]
+pub struct DatabaseSpec {
+    /// `InCluster` runs PostgreSQL as a StatefulSet next to the shop;
+    /// `External` uses the PostgreSQL whose URL `externalSecretRef` holds.
+    pub mode: DatabaseMode,
+    /// The Secret key holding the URL of an external PostgreSQL, e.g.
+    /// `postgres://user:password@host:5432/eshop`. Each service keeps its
+    /// tables in a schema named after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_secret_ref: Option<SecretKeyRef>,
+    /// The PostgreSQL image of the in-cluster database.
+    pub image: String,
+    /// The in-cluster database's volume.
+    pub storage: StorageSpec,
+    /// CPU and memory of the in-cluster database.
+    pub resources: Resources,
+}
+
+impl Default for DatabaseSpec {
+    fn default() -> Self {
+        Self {
+            mode: DatabaseMode::InCluster,
+            external_secret_ref: None,
+            image: DEFAULT_POSTGRES_IMAGE.to_owned(),
+            storage: StorageSpec::default(),
+            resources: resources(("100m", "256Mi"), "512Mi"),
+        }
+    }
+}
+
+/// Where PostgreSQL runs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DatabaseMode {
+    InCluster,
+    External,
+}
+
+/// A key of a Secret in the EShop's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key within the Secret.
+    #[serde(default = "url_key")]
+    pub key: String,
+}
+
+fn url_key() -> String {
+    "url".to_owned()
+}
+
+/// A PersistentVolumeClaim's class and size.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0", "message": "storage.size cannot shrink: a PersistentVolumeClaim only grows", "fieldPath": ".size"}, {"rule": "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)", "message": "storage.storageClassName cannot change after creation", "fieldPath": ".storageClassName"}]))]
+pub struct StorageSpec {
+    /// The StorageClass of the volume; the cluster's default class when
+    /// unset. Fixed once the EShop exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// The volume's size, e.g. `10Gi`. It may grow (the operator resizes
+    /// the PersistentVolumeClaims, if the StorageClass allows expansion),
+    /// never shrink.
+    #[schemars(length(max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isQuantity(self)", "message": "storage.size must be a quantity such as 10Gi"}]))]
+    pub size: String,
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            storage_class_name: None,
+            size: "1Gi".to_owned(),
+        }
+    }
+}
+
+/// The in-cluster Redis.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RedisSpec {
+    /// The Redis image.
+    pub image: String,
+    /// Redis's volume, which holds its append-only file.
+    pub storage: StorageSpec,
+    /// CPU and memory of Redis.
+    pub resources: Resources,
+}
+
+impl Default for RedisSpec {
+    fn default() -> Self {
+        Self {
+            image: DEFAULT_REDIS_IMAGE.to_owned(),
+            storage: StorageSpec::default(),
+            resources: resources(("50m", "64Mi"), "256Mi"),
+        }
+    }
+}
+
+/// The Ingress in front of the gateway.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.tlsSecretName) || has(self.host)", "message": "ingress.tlsSecretName needs ingress.host: a certificate is for a host", "fieldPath": ".tlsSecretName"}]))]
+pub struct IngressSpec {
+    /// Create the Ingress.
+    pub enabled: bool,
+    /// The host name the shop answers on, e.g. `shop.example.com`; any host
+    /// when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')", "message": "ingress.host must be a DNS name such as shop.example.com: lowercase letters, digits, '-' and '.'"}]))]
+    pub host: Option<String>,
+    /// The IngressClass; the cluster's default when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// A Secret of type `kubernetes.io/tls` with the host's certificate:
+    /// the shop is then served over HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_secret_name: Option<String>,
+}
+
+/// What happens to volumes when the EShop is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum PvcRetention {
+    /// Keep the PersistentVolumeClaims, and the data.
+    #[default]
+    Retain,
+    /// Delete the PersistentVolumeClaims with the EShop.
+    Delete,
+}
+
+/// What the operator last saw of the shop.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EShopStatus {
+    /// The `metadata.generation` the status describes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (every Deployment Available and every StatefulSet ready),
+    /// `Reconciling` (changes are being rolled out) and `Stalled` (the
+    /// operator cannot make progress; the message says why).
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Ready and desired pods of each component (services, postgres, redis).
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentStatus>,
+    /// Where the shop answers: the Ingress host, or the gateway's Service
+    /// inside the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Pods of one component.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct ComponentStatus {
+    /// Pods ready and up to date.
+    pub ready: i32,
+    /// Pods wanted.
+    pub desired: i32,
+}

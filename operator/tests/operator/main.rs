@@ -1,0 +1,18 @@
+//! The operator against a real control plane (the testbed): every test
+//! runs the controller in-process, scoped to a namespace of its own that
+//! enforces the restricted Pod Security Standard, and looks at the shop the
+//! way a user would: through the API server.
+
+mod support;
+
+mod argocd;
+mod changes;
+mod deletion;
+mod drift;
+mod examples;
+mod leader;
+mod paused;
+mod rbac;
+mod restart;
+mod resync;
+mod validation;

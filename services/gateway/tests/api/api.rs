@@ -1,0 +1,269 @@
+//! The JSON API: aggregated answers, sessions and anonymous carts, and a
+//! whole purchase through the gateway.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{error_code, set_cookies, spawn};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_comes_with_its_rating_reviews_and_stock_in_one_call() {
+    let shop = spawn().await;
+    let token = shop.customer().await;
+    let rated = shop
+        .http
+        .put(shop.url("/api/products/ROBOT-ARM-2/rating"))
+        .bearer_auth(&token)
+        .json(&json!({"stars": 4, "review": "Steady hands."}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(rated.status(), StatusCode::OK);
+
+    let detail: Value = shop
+        .http
+        .get(shop.url("/api/products/ROBOT-ARM-2"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(detail["product"]["name"], "Desk Arm Two");
+    assert!(detail["product"]["stock"].as_i64().expect("stock") > 0);
+    assert_eq!(
+        detail["product"]["image_url"],
+        "/api/products/ROBOT-ARM-2/image.svg"
+    );
+    assert_eq!(detail["ratings"]["count"], 1);
+    assert_eq!(detail["ratings"]["average"], 4.0);
+    assert_eq!(detail["reviews"][0]["review"], "Steady hands.");
+    assert_eq!(detail["my_rating"]["stars"], 4);
+    assert_eq!(detail["degraded"], json!([]));
+
+    let image = shop.get("/api/products/ROBOT-ARM-2/image.svg").await;
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(image.headers()[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(image.text().await.expect("SVG").contains("<svg"));
+
+    let (status, code) = error_code(shop.get("/api/products/NO-SUCH-THING").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_carries_ratings_and_bad_queries_name_the_field() {
+    let shop = spawn().await;
+    let list: Value = shop
+        .get("/api/products?category=drones&per_page=3")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        list["products"]["items"].as_array().expect("items").len(),
+        3
+    );
+    assert_eq!(list["ratings"].as_array().expect("ratings").len(), 3);
+    let bad = shop.get("/api/products?per_page=1000").await;
+    let status = bad.status();
+    let body: Value = bad.json().await.expect("JSON");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["field"], "per_page");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_cart_joins_the_users_cart_at_login() {
+    let shop = spawn().await;
+    let session = Uuid::new_v4().to_string();
+    let added = shop
+        .http
+        .post(shop.url("/api/cart/items"))
+        .header("x-session-id", &session)
+        .json(&json!({"sku": "SENSOR-IMU-3", "quantity": 2}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(added.status(), StatusCode::OK);
+
+    let email = format!("{}@example.com", Uuid::new_v4().simple());
+    let registered = shop
+        .http
+        .post(shop.url("/api/users"))
+        .json(&json!({"email": email, "password": "correct horse battery", "name": "Ada"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let login = shop
+        .http
+        .post(shop.url("/api/sessions"))
+        .header("x-session-id", &session)
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = set_cookies(&login)
+        .into_iter()
+        .find(|cookie| cookie.starts_with("eshop_session="))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "not over plain HTTP: {cookie}");
+    let token = login.json::<Value>().await.expect("JSON")["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+
+    let cart: Value = shop
+        .http
+        .get(shop.url("/api/cart"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(cart["item_count"], 2);
+    assert_eq!(cart["lines"][0]["sku"], "SENSOR-IMU-3");
+
+    let (status, code) = error_code(shop.get("/api/me").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let bad_token = shop
+        .http
+        .get(shop.url("/api/me"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(error_code(bad_token).await.1, "invalid_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_through_the_api_is_paid_and_delivered() {
+    let shop = spawn().await;
+    let token = shop.customer().await;
+    let topped_up = shop
+        .http
+        .post(shop.url("/api/wallet/top-ups"))
+        .bearer_auth(&token)
+        .header("idempotency-key", Uuid::new_v4().to_string())
+        .json(&json!({"amount_cents": 100_000, "card_number": "4242 4242 4242 4242"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(topped_up.status(), StatusCode::OK);
+    let added = shop
+        .http
+        .post(shop.url("/api/cart/items"))
+        .bearer_auth(&token)
+        .json(&json!({"sku": "SENSOR-IMU-3", "quantity": 1}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(added.status(), StatusCode::OK);
+    let quote: Value = shop
+        .http
+        .post(shop.url("/api/quotes"))
+        .bearer_auth(&token)
+        .json(&json!({"city_id": "fr-paris"}))
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(quote["city"]["name"], "Paris");
+    assert!(quote["cost_cents"].as_i64().expect("a cost") > 0);
+
+    let body = json!({
+        "address": {"name": "Ada", "line1": "1 Rue de Rivoli", "postal_code": "75001", "city_id": "fr-paris"},
+        "payment": {"method": "wallet"},
+    });
+    let checkout = shop
+        .http
+        .post(shop.url("/api/checkouts"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "first")
+        .json(&body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(checkout.status(), StatusCode::CREATED);
+    let checkout: Value = checkout.json().await.expect("JSON");
+    let order = checkout["order_id"].as_str().expect("an order").to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let orders: Value = shop
+            .http
+            .get(shop.url("/api/orders"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("the gateway answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(orders["items"][0]["id"], order.as_str());
+        if orders["items"][0]["status"] == "delivered" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {orders}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let invoice = shop
+        .http
+        .get(shop.url(&format!("/api/orders/{order}/invoice")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(invoice.status(), StatusCode::OK);
+    assert!(
+        invoice
+            .text()
+            .await
+            .expect("HTML")
+            .contains("Nine-Axis IMU")
+    );
+
+    let added = shop
+        .http
+        .post(shop.url("/api/cart/items"))
+        .bearer_auth(&token)
+        .json(&json!({"sku": "SENSOR-IMU-3", "quantity": 1}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(added.status(), StatusCode::OK);
+    let declined = shop
+        .http
+        .post(shop.url("/api/checkouts"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "second")
+        .json(&json!({
+            "address": body["address"],
+            "payment": {"method": "card", "card_number": "4000 0000 0000 0002"},
+        }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        error_code(declined).await,
+        (StatusCode::PAYMENT_REQUIRED, "card_declined".to_owned())
+    );
+}

@@ -1,0 +1,186 @@
+//! The pages as a browser without JavaScript gets them: rendered HTML,
+//! forms that post and redirect, cookies, CSRF refusals, friendly errors.
+
+use reqwest::{StatusCode, header};
+
+use crate::helpers::{cookies, set_cookies, spawn};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_render_with_the_shops_own_assets() {
+    let shop = spawn().await;
+    let response = shop.get("/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    let home = response.text().await.expect("HTML");
+    assert!(home.contains("Shop by category") && home.contains("Kits and Parts"));
+    assert!(
+        !home.contains("http://") && !home.contains("https://"),
+        "nothing from elsewhere"
+    );
+    let css = home
+        .split("href=\"")
+        .find_map(|rest| rest.split('"').next().filter(|path| path.ends_with(".css")))
+        .expect("a stylesheet")
+        .to_owned();
+    let asset = shop.get(&css).await;
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert!(
+        asset.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .expect("text")
+            .contains("immutable")
+    );
+
+    let (status, category) = shop.page("/categories/drones?page=1", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(category.contains("<h1 id=\"listing-heading\">Drones</h1>"));
+    let (_, search) = shop.page("/search?q=rover", "").await;
+    assert!(search.contains("Rover One"), "{search}");
+    let (_, product) = shop.page("/products/ROBOT-ARM-2", "").await;
+    assert!(product.contains("Desk Arm Two") && product.contains("€389.00"));
+    assert!(product.contains("Log in</a> to rate"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_fills_a_cart_and_keeps_it_when_registering() {
+    let shop = spawn().await;
+    let first = shop.get("/").await;
+    let visitor = cookies(&first);
+    assert!(visitor.starts_with("eshop_visitor="), "{visitor}");
+    let added = shop
+        .post_form(
+            "/cart/items",
+            &visitor,
+            &[("sku", "ROBOT-ARM-2"), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let (_, cart) = shop.page("/cart", &visitor).await;
+    assert!(
+        cart.contains("Desk Arm Two") && cart.contains("€778.00"),
+        "{cart}"
+    );
+
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    let registered = shop
+        .post_form(
+            "/register",
+            &visitor,
+            &[
+                ("name", "Grace"),
+                ("email", &email),
+                ("password", "correct horse battery"),
+                ("next", "/cart"),
+            ],
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::SEE_OTHER);
+    assert_eq!(registered.headers()[header::LOCATION], "/cart");
+    let session = cookies(&registered);
+    assert!(session.contains("eshop_session="), "{session}");
+    let (_, cart) = shop.page("/cart", &session).await;
+    assert!(cart.contains("Grace"), "the header names the user");
+    assert!(cart.contains("€778.00"), "the cart came along: {cart}");
+
+    let out = shop.post_form("/logout", &session, &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        set_cookies(&out)
+            .iter()
+            .any(|cookie| cookie.starts_with("eshop_session=;") && cookie.contains("Max-Age=0"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_errors_sit_next_to_their_field() {
+    let shop = spawn().await;
+    let response = shop
+        .post_form(
+            "/register",
+            "",
+            &[
+                ("name", "Grace"),
+                ("email", "not-an-email"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.expect("HTML");
+    assert!(page.contains("id=\"email-error\""), "{page}");
+    assert!(page.contains("aria-invalid=\"true\" aria-describedby=\"email-error\""));
+
+    let login = shop
+        .post_form(
+            "/login",
+            "",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    let page = login.text().await.expect("HTML");
+    assert!(page.contains("That email and password do not match an account."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_posted_from_another_site_are_refused() {
+    let shop = spawn().await;
+    let refused = shop
+        .http
+        .post(shop.url("/cart/items"))
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("sku=ROBOT-ARM-2&quantity=1")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.expect("HTML").contains("another site"));
+    let no_origin = shop
+        .http
+        .post(shop.url("/logout"))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(no_origin.status(), StatusCode::FORBIDDEN);
+    let api = shop
+        .http
+        .post(shop.url("/api/cart/items"))
+        .header(header::ORIGIN, "http://evil.example")
+        .json(&serde_json::json!({"sku": "ROBOT-ARM-2", "quantity": 1}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(api.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_friendly_pages_and_api_errors_keep_their_shape() {
+    let shop = spawn().await;
+    for path in [
+        "/no-such-page",
+        "/products/NO-SUCH-THING",
+        "/categories/nothing",
+    ] {
+        let (status, page) = shop.page(path, "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.contains("find that page"), "{path}: {page}");
+    }
+    let api = shop.get("/api/no-such-endpoint").await;
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert!(
+        api.text()
+            .await
+            .expect("JSON")
+            .contains("\"code\":\"not_found\"")
+    );
+    let orders = shop.get("/orders").await;
+    assert_eq!(orders.status(), StatusCode::SEE_OTHER);
+    assert_eq!(orders.headers()[header::LOCATION], "/login?next=%2Forders");
+}
