@@ -15,7 +15,7 @@ use std::{
 };
 
 use eshop::shop::{JwtKeys, Shop, ShopConfig, Stores};
-use eshop_test_support::{INTERNAL_TOKEN, TestDatabase, TestKeys, TestRedis};
+use eshop_test_support::{INTERNAL_TOKEN, Latencies, TestDatabase, TestKeys, TestRedis};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -79,11 +79,6 @@ async fn buy(http: &reqwest::Client, shop: &Shop, customer: &Customer) -> Option
         .await
         .ok()?;
     (response.status() == reqwest::StatusCode::CREATED).then(|| started.elapsed())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
 }
 
 /// pgbench TPC-B-like transactions per second on a scratch database.
@@ -201,15 +196,13 @@ async fn main() {
     }))
     .await;
     let elapsed = started.elapsed();
-    let mut latencies: Vec<Duration> = latencies.into_iter().flatten().collect();
-    latencies.sort();
+    let latencies = Latencies::new(latencies.into_iter().flatten().collect());
     let per_second = latencies.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "checkout: {} completed in {:.1}s by {WORKERS} customers: {per_second:.1} checkouts/s, p50 {:.0} ms, p99 {:.0} ms",
+        "checkout: {} completed in {:.1}s by {WORKERS} customers: {per_second:.1} checkouts/s, {}",
         latencies.len(),
         elapsed.as_secs_f64(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
-        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        latencies.summary(),
     );
     shop.stop().await;
 

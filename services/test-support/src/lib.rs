@@ -11,6 +11,7 @@
 //! Black-box tests [`run`] a service on port 0 with test credentials
 //! ([`server_settings`], [`TestKeys`]) and talk to it over HTTP; the
 //! [`on_both_backends!`] macro runs each such test on both backends.
+//! Benchmarks report [`Latencies`].
 //!
 //! ```no_run
 //! # async fn example() {
@@ -26,12 +27,14 @@
 
 mod backends;
 mod credentials;
+mod latency;
 mod postgres;
 mod redis_keyspace;
 mod service;
 
 pub use backends::{TestBackend, TestKeyValueStore, TestSqlStore};
 pub use credentials::{INTERNAL_TOKEN, TestKeys, server_settings};
+pub use latency::Latencies;
 pub use postgres::TestDatabase;
 pub use redis_keyspace::TestRedis;
 pub use service::{RunningService, run, start, wait_until_ready};

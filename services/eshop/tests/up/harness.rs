@@ -1,24 +1,22 @@
-//! What the browser tests stand on: the whole shop in this process (every
-//! service and the gateway, on the embedded backend with the demo
+//! What the browser tests stand on: the whole shop as `eshop up` runs it
+//! (every service and the gateway, on the embedded backend with the demo
 //! catalog), a real headless Chromium driven over WebDriver by a
 //! chromedriver of the test's own, and helpers that act and look as a
 //! person would: click, type, wait (with a deadline, never a fixed sleep)
 //! for what the page says, and save screenshots as test artefacts.
 
 use std::{
-    net::TcpListener,
     os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use eshop::shop::{JwtKeys, Shop, ShopConfig, Stores};
-use eshop_test_support::{INTERNAL_TOKEN, TestKeys};
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
-use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
+
+use crate::process::{EshopUp, free_port};
 
 /// How long the page may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -78,10 +76,7 @@ struct Driver {
 
 impl Driver {
     async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let child = Command::new(program(
             "chromedriver",
             &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
@@ -127,37 +122,19 @@ pub(crate) struct Visit {
     base: String,
     _driver: Driver,
     _profile: tempfile::TempDir,
-    _shop: Shop,
+    _shop: EshopUp,
     _data: tempfile::TempDir,
 }
 
-/// Starts the whole shop and a fresh browser.
+/// Starts the whole shop with `eshop up` and a fresh browser.
 pub(crate) async fn visit() -> Visit {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let keys = TestKeys::generate();
-    let config = ShopConfig {
-        stores: Stores::Embedded {
-            data_dir: data.path().to_owned(),
-        },
-        internal_token: SecretString::from(INTERNAL_TOKEN),
-        keys: JwtKeys {
-            private_pem: SecretString::from(keys.private_pem.clone()),
-            public_pem: keys.public_pem,
-        },
-        demo_data: true,
-        host: [127, 0, 0, 1].into(),
-        gateway_port: 0,
-        log: "warn".to_owned(),
-        // Long enough to see Paid, short enough to wait for Delivered.
-        dispatch_delay: Duration::from_secs(6),
-        delivery_delay: Duration::from_secs(3),
-        checkout_lease: Duration::from_secs(5),
-        checkout_deadline: Duration::from_secs(60),
-    };
-    let shop = Shop::start(&config, &[]).await.expect("the shop starts");
-    for address in shop.addresses().values() {
-        eshop_test_support::wait_until_ready(&format!("http://{address}")).await;
-    }
+    // Long enough to see Paid, short enough to wait for Delivered.
+    let shop = EshopUp::start(
+        data.path(),
+        &["--dispatch-delay", "6s", "--delivery-delay", "3s"],
+    )
+    .await;
     let profile = tempfile::tempdir().expect("a browser profile directory");
     let driver = Driver::start().await;
     let mut args: Vec<String> = CHROMIUM_FLAGS
@@ -183,7 +160,7 @@ pub(crate) async fn visit() -> Visit {
         .expect("a WebDriver session in Chromium");
     Visit {
         browser,
-        base: shop.url("gateway").to_string(),
+        base: shop.url().to_owned(),
         _driver: driver,
         _profile: profile,
         _shop: shop,
