@@ -15,6 +15,7 @@ use eshop_platform::{
     client::{CallError, ServiceClient},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    openapi::{BearerScheme, InternalTokenScheme},
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -23,7 +24,7 @@ use prometheus_client::{
 };
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -140,28 +141,16 @@ impl CartMetrics {
         description = "Carts of users and of anonymous visitors: lines priced and checked against the catalog, merged at login, dropped when idle."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes)
+    modifiers(&InternalTokenScheme, &BearerScheme, &SessionIdScheme)
 )]
 struct ApiDoc;
 
-struct SecuritySchemes;
+/// The `session_id` scheme: an anonymous visitor's cart.
+struct SessionIdScheme;
 
-impl Modify for SecuritySchemes {
+impl Modify for SessionIdScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_default();
-        components.add_security_scheme(
-            "internal_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
         components.add_security_scheme(
             "session_id",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(

@@ -14,6 +14,7 @@ use eshop_platform::{
     auth::{Auth, InternalCaller},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::InternalTokenScheme,
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -22,10 +23,7 @@ use prometheus_client::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
-use utoipa::{
-    Modify, OpenApi, ToSchema,
-    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
-};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -94,23 +92,9 @@ impl CatalogMetrics {
         description = "Categories, products, full-text search, product images and stock reservations."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&InternalToken)
+    modifiers(&InternalTokenScheme)
 )]
 struct ApiDoc;
-
-struct InternalToken;
-
-impl Modify for InternalToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        openapi
-            .components
-            .get_or_insert_default()
-            .add_security_scheme(
-                "internal_token",
-                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-            );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub(crate) fn router() -> OpenApiRouter<AppState> {

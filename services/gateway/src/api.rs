@@ -16,11 +16,9 @@ use axum::{
 use eshop_platform::{
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::BearerScheme,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -57,26 +55,9 @@ declined for insufficient funds, `4000000000000119` fails at the bank.";
 #[openapi(
     info(title = "eShop gateway", description = DESCRIPTION),
     components(schemas(ErrorBody)),
-    modifiers(&Security)
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
-
-struct Security;
-
-impl Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_default();
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -17,6 +17,7 @@ use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::{BearerScheme, InternalTokenScheme},
     outbox::Outbox,
 };
 use prometheus_client::{
@@ -24,10 +25,7 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family},
     registry::Registry,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -114,30 +112,9 @@ impl OrdersMetrics {
         description = "Orders with lines, totals, shipping and status; each user's order history; printable invoices; cancelling and returning orders."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes)
+    modifiers(&InternalTokenScheme, &BearerScheme)
 )]
 struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_default();
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "internal_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-        );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub(crate) fn router() -> OpenApiRouter<AppState> {

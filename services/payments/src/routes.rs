@@ -15,13 +15,11 @@ use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    openapi::{BearerScheme, InternalTokenScheme},
     settings::Rate,
 };
 use time::OffsetDateTime;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -55,30 +53,9 @@ impl FromRef<AppState> for Auth {
         description = "Checkout: the saga that reserves stock, quotes shipping, charges, creates the order and clears the cart, or undoes what it did."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Security)
+    modifiers(&InternalTokenScheme, &BearerScheme)
 )]
 struct ApiDoc;
-
-struct Security;
-
-impl Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_default();
-        components.add_security_scheme(
-            "internal_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-        );
-        components.add_security_scheme(
-            "user",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -92,7 +69,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/v1/checkouts", tag = "checkout",
     request_body = CheckoutRequest,
     params(("Idempotency-Key" = String, Header, description = "the same on every retry of this checkout")),
-    security(("user" = [])),
+    security(("bearer" = [])),
     responses(
         (status = CREATED, description = "completed: the order exists", body = CheckoutView),
         (status = ACCEPTED, description = "waiting for a service; poll the checkout", body = CheckoutView),
@@ -186,7 +163,7 @@ fn answer(checkout: &Checkout) -> Response {
 /// One of the caller's checkouts.
 #[utoipa::path(get, path = "/v1/checkouts/{id}", tag = "checkout",
     params(("id" = Uuid, Path)),
-    security(("user" = [])),
+    security(("bearer" = [])),
     responses(
         (status = OK, body = CheckoutView),
         (status = NOT_FOUND, body = ErrorBody),

@@ -10,6 +10,7 @@
 //! - [`keys`]: the key pair of those JWTs and generated credentials;
 //! - [`client`]: calls to other services with timeouts, retries and a
 //!   circuit breaker;
+//! - [`openapi`]: the security schemes of the OpenAPI documents;
 //! - [`stores`]: PostgreSQL, SQLite and Redis connections and their
 //!   preparation;
 //! - [`events`] and [`outbox`]: the event bus (Redis Streams, or a shared
@@ -23,6 +24,7 @@ pub mod extract;
 pub mod health;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod server;
 pub mod settings;

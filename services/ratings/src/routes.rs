@@ -14,12 +14,10 @@ use eshop_platform::{
     auth::{Auth, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::BearerScheme,
 };
 use prometheus_client::{metrics::counter::Counter, registry::Registry};
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -85,28 +83,9 @@ impl RatingsMetrics {
         description = "1 to 5 stars and a short review per user and product, average ratings and the latest reviews."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerToken)
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
-
-struct BearerToken;
-
-impl Modify for BearerToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        openapi
-            .components
-            .get_or_insert_default()
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .bearer_format("JWT")
-                        .build(),
-                ),
-            );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub(crate) fn router() -> OpenApiRouter<AppState> {

@@ -13,13 +13,11 @@ use eshop_platform::{
     auth::{Auth, InternalCaller},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    openapi::InternalTokenScheme,
 };
 use prometheus_client::{metrics::counter::Counter, registry::Registry};
 use time::OffsetDateTime;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -75,23 +73,9 @@ impl ShippingMetrics {
                        which checkout confirms."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&InternalToken)
+    modifiers(&InternalTokenScheme)
 )]
 struct ApiDoc;
-
-struct InternalToken;
-
-impl Modify for InternalToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        openapi
-            .components
-            .get_or_insert_default()
-            .add_security_scheme(
-                "internal_token",
-                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-            );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub(crate) fn router() -> OpenApiRouter<AppState> {

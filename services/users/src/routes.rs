@@ -23,6 +23,7 @@ use eshop_platform::{
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
     keys::KeyPair,
+    openapi::{BearerScheme, InternalTokenScheme},
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -31,10 +32,7 @@ use prometheus_client::{
 };
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -120,30 +118,9 @@ impl UsersMetrics {
                        and the public key that verifies the tokens."
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes)
+    modifiers(&InternalTokenScheme, &BearerScheme)
 )]
 struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_default();
-        components.add_security_scheme(
-            "internal_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub(crate) fn router() -> OpenApiRouter<AppState> {

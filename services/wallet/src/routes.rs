@@ -15,16 +15,14 @@ use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    openapi::{BearerScheme, InternalTokenScheme},
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family},
     registry::Registry,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -119,30 +117,9 @@ retry may succeed). Any other valid number succeeds.";
 #[openapi(
     info(title = "eShop wallet", description = DESCRIPTION),
     components(schemas(ErrorBody)),
-    modifiers(&SecuritySchemes)
+    modifiers(&InternalTokenScheme, &BearerScheme)
 )]
 struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_default();
-        components.add_security_scheme(
-            "internal_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-internal-token"))),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The API routes and their OpenAPI document.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
