@@ -2,6 +2,7 @@
 //! quantities, the lines a store keeps and the cart the API shows.
 
 use eshop_platform::error::ApiError;
+pub use eshop_platform::sku::Sku;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -48,45 +49,6 @@ pub fn parse_session_id(field: &str, text: &str) -> Result<Uuid, ApiError> {
             field,
             "a session id is a UUID, e.g. 0b0e4b0c-8a3c-4d47-9d1c-2b9e2f4f5a61",
         )),
-    }
-}
-
-/// A stock-keeping unit as the catalog writes them: 1 to 32 capital
-/// letters, digits and dashes, e.g. `ROBOT-ARM-2`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
-#[schema(value_type = String, example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let valid = !text.is_empty()
-            && text.len() <= 32
-            && text
-                .bytes()
-                .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'-');
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "a SKU is 1 to 32 capital letters, digits and dashes",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A SKU read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(sku: String) -> Self {
-        Self(sku)
-    }
-}
-
-impl std::fmt::Display for Sku {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -281,14 +243,6 @@ impl From<Cart> for CartView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn skus_are_short_capitals_digits_and_dashes() {
-        assert!(Sku::parse("sku", "ROBOT-ARM-2").is_ok());
-        for bad in ["", "robot", "ROBOT ARM", "A".repeat(33).as_str(), "ROBOT_1"] {
-            assert_eq!(Sku::parse("sku", bad).unwrap_err().field(), Some("sku"));
-        }
-    }
 
     #[test]
     fn quantities_are_one_to_ninety_nine() {

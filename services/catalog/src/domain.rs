@@ -2,6 +2,7 @@
 //! these types holds nothing the stores need to check again.
 
 use eshop_platform::error::ApiError;
+pub use eshop_platform::sku::Sku;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -20,45 +21,6 @@ pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 pub const MAX_STOCK: i64 = 1_000_000;
 /// Heaviest product, in grams.
 pub const MAX_WEIGHT_GRAMS: i64 = 100_000;
-
-/// A stock-keeping unit: 1 to 32 capital letters, digits and dashes,
-/// e.g. `ROBOT-ARM-2`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
-#[schema(value_type = String, example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let valid = !text.is_empty()
-            && text.len() <= 32
-            && text
-                .bytes()
-                .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'-');
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "a SKU is 1 to 32 capital letters, digits and dashes",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A SKU read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(sku: String) -> Self {
-        Self(sku)
-    }
-}
-
-impl std::fmt::Display for Sku {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A category's slug: 1 to 32 lowercase letters, digits and dashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -434,15 +396,6 @@ pub enum TransitionOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn skus_are_short_capitals_digits_and_dashes() {
-        assert!(Sku::parse("sku", "ROBOT-ARM-2").is_ok());
-        for bad in ["", "robot", "ROBOT ARM", "A".repeat(33).as_str(), "ROBOT_1"] {
-            let error = Sku::parse("sku", bad).unwrap_err();
-            assert_eq!(error.field(), Some("sku"), "{bad:?}");
-        }
-    }
 
     #[test]
     fn list_params_default_and_bound() {

@@ -17,6 +17,7 @@ use eshop_platform::{
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
     openapi::BearerScheme,
+    sku::Sku,
 };
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -158,7 +159,7 @@ async fn product_image(
     State(state): State<AppState>,
     Path(sku): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !aggregate::is_sku(&sku) {
+    if !Sku::is_valid(&sku) {
         return Err(ApiError::not_found(format!("product {sku}")));
     }
     let image = state.downstream.image(&sku).await.map_err(passthrough)?;
@@ -191,7 +192,7 @@ async fn rate(
     Json(input): Json<RatingInput>,
 ) -> Result<Json<Rating>, ApiError> {
     let user = signed_in(&visitor)?;
-    if !aggregate::is_sku(&sku) {
+    if !Sku::is_valid(&sku) {
         return Err(ApiError::not_found(format!("product {sku}")));
     }
     Ok(Json(
@@ -253,7 +254,7 @@ async fn set_quantity(
     Path(sku): Path<String>,
     Json(input): Json<SetQuantity>,
 ) -> Result<Json<Cart>, ApiError> {
-    if !aggregate::is_sku(&sku) {
+    if !Sku::is_valid(&sku) {
         return Err(ApiError::not_found(format!("product {sku}")));
     }
     Ok(Json(
@@ -274,7 +275,7 @@ async fn remove_item(
     visitor: Visitor,
     Path(sku): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if aggregate::is_sku(&sku) {
+    if Sku::is_valid(&sku) {
         state
             .downstream
             .remove_item(&visitor.cart_owner(), &sku)

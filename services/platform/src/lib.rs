@@ -11,6 +11,7 @@
 //! - [`client`]: calls to other services with timeouts, retries and a
 //!   circuit breaker;
 //! - [`openapi`]: the security schemes of the OpenAPI documents;
+//! - [`sku`]: the product identifier the services share;
 //! - [`stores`]: PostgreSQL, SQLite and Redis connections and their
 //!   preparation;
 //! - [`events`] and [`outbox`]: the event bus (Redis Streams, or a shared
@@ -29,5 +30,6 @@ pub mod outbox;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
+pub mod sku;
 pub mod stores;
 pub mod telemetry;

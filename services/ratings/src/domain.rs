@@ -3,6 +3,7 @@
 //! nothing the stores need to check again.
 
 use eshop_platform::error::ApiError;
+pub use eshop_platform::sku::Sku;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -14,40 +15,6 @@ pub const MAX_SKUS: usize = 100;
 /// Reviews listed unless the caller asks for another number, and the most.
 pub const DEFAULT_REVIEWS: u32 = 10;
 pub const MAX_REVIEWS: u32 = 50;
-
-/// A stock-keeping unit, as the catalog defines them: 1 to 32 capital
-/// letters, digits and dashes, e.g. `ROBOT-ARM-2`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
-#[schema(value_type = String, example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let valid = !text.is_empty()
-            && text.len() <= 32
-            && text
-                .bytes()
-                .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'-');
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "a SKU is 1 to 32 capital letters, digits and dashes",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Sku {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// One to five stars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -4,12 +4,15 @@
 
 use askama::Template;
 use axum::{extract::State, response::Response};
-use eshop_platform::extract::{Path, Query};
+use eshop_platform::{
+    extract::{Path, Query},
+    sku::Sku,
+};
 use serde::Deserialize;
 
 use crate::{
     AppState,
-    aggregate::{is_sku, passthrough},
+    aggregate::passthrough,
     model::{AddItem, Cart},
     session::Visitor,
     web::{Form, Layout, PageError, Problems, page, see_other},
@@ -72,7 +75,7 @@ pub(crate) async fn add(
     visitor: Visitor,
     Form(form): Form<AddForm>,
 ) -> Result<Response, PageError> {
-    if !is_sku(&form.sku) {
+    if !Sku::is_valid(&form.sku) {
         return Err(PageError::NotFound);
     }
     let item = AddItem {
@@ -101,7 +104,7 @@ pub(crate) async fn set_quantity(
     Path(sku): Path<String>,
     Form(form): Form<QuantityForm>,
 ) -> Result<Response, PageError> {
-    if !is_sku(&sku) {
+    if !Sku::is_valid(&sku) {
         return Err(PageError::NotFound);
     }
     let owner = visitor.cart_owner();
@@ -125,7 +128,7 @@ pub(crate) async fn remove(
     visitor: Visitor,
     Path(sku): Path<String>,
 ) -> Result<Response, PageError> {
-    if is_sku(&sku) {
+    if Sku::is_valid(&sku) {
         state
             .downstream
             .remove_item(&visitor.cart_owner(), &sku)

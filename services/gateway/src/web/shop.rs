@@ -4,7 +4,10 @@
 
 use askama::Template;
 use axum::{extract::State, response::Response};
-use eshop_platform::extract::{Path, Query};
+use eshop_platform::{
+    extract::{Path, Query},
+    sku::Sku,
+};
 use serde::Deserialize;
 
 use crate::{
@@ -398,7 +401,7 @@ pub(crate) async fn rate(
     Path(sku): Path<String>,
     Form(form): Form<RatingForm>,
 ) -> Result<Response, PageError> {
-    if !aggregate::is_sku(&sku) {
+    if !Sku::is_valid(&sku) {
         return Err(PageError::NotFound);
     }
     let Some(stars) = form.stars.filter(|stars| (1..=5).contains(stars)) else {
