@@ -10,7 +10,8 @@
 //!
 //! Black-box tests [`run`] a service on port 0 with test credentials
 //! ([`server_settings`], [`TestKeys`]) and talk to it over HTTP; the
-//! [`on_both_backends!`] macro runs each such test on both backends.
+//! [`on_both_backends!`] macro runs each such test on both backends;
+//! [`assert_error`] checks the error shape they answer with.
 //! Benchmarks report [`Latencies`].
 //!
 //! ```no_run
@@ -27,6 +28,7 @@
 
 mod backends;
 mod credentials;
+mod errors;
 mod latency;
 mod postgres;
 mod redis_keyspace;
@@ -34,6 +36,7 @@ mod service;
 
 pub use backends::{TestBackend, TestKeyValueStore, TestSqlStore};
 pub use credentials::{INTERNAL_TOKEN, TestKeys, server_settings};
+pub use errors::assert_error;
 pub use latency::Latencies;
 pub use postgres::TestDatabase;
 pub use redis_keyspace::TestRedis;

@@ -12,6 +12,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// The time to live of carts unless a test asks for another.
 pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
@@ -338,30 +340,6 @@ pub(crate) fn expected(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
         .iter()
         .map(|(sku, quantity)| ((*sku).to_owned(), *quantity))
         .collect()
-}
-
-/// Asserts the shared error shape: status, code and (if given) field;
-/// returns the message.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) -> String {
-    let actual = response.status();
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"]
-        .as_str()
-        .filter(|message| !message.is_empty())
-        .unwrap_or_else(|| panic!("no message in {body}"))
-        .to_owned();
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
-    }
-    message
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `within`.

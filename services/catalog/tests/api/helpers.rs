@@ -7,6 +7,8 @@ use eshop_test_support::{INTERNAL_TOKEN, RunningService, TestBackend, TestSqlSto
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// A catalog of a test's own.
 pub(crate) struct TestApp {
     pub(crate) service: RunningService,
@@ -141,27 +143,5 @@ impl TestApp {
             None,
         )
         .await
-    }
-}
-
-/// Asserts the shared error shape: status, code and (if given) field.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
     }
 }

@@ -28,6 +28,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// How long a test waits for something that happens in the background.
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -356,23 +358,4 @@ pub(crate) fn delivered(id: Uuid) -> Event {
             delivered_at: whole_second(OffsetDateTime::now_utc()),
         },
     )
-}
-
-/// Asserts the shared error shape: status, code and (if given) field.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) -> String {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "{body}");
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
-    }
-    message.to_owned()
 }

@@ -16,6 +16,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// The ratings service and the catalog it checks products with, each on
 /// the test's backend and stores of their own.
 pub(crate) struct TestApp {
@@ -288,27 +290,5 @@ impl TestApp {
                 )
             })
             .collect()
-    }
-}
-
-/// Asserts the shared error shape: status, code and (if given) field.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
     }
 }

@@ -7,6 +7,8 @@ use eshop_test_support::{INTERNAL_TOKEN, RunningService, TestBackend, TestSqlSto
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// The warehouse of every test: Rotterdam.
 pub(crate) const WAREHOUSE: (f64, f64) = (51.92, 4.48);
 
@@ -166,27 +168,4 @@ impl TestApp {
 /// The id of a JSON object.
 pub(crate) fn id_of(value: &Value) -> &str {
     value["id"].as_str().expect("an id")
-}
-
-/// Asserts the shared error shape: status, code and (if given) field.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) {
-    let answered = response.status();
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(answered, status, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
-    }
 }

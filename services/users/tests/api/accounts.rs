@@ -106,7 +106,9 @@ async fn twenty_concurrent_registrations_of_one_email_create_one_account(app: Te
     for response in responses {
         match response.status() {
             StatusCode::CREATED => created.push(response.json::<Value>().await.expect("JSON")),
-            _ => assert_error(response, StatusCode::CONFLICT, "email_taken", Some("email")).await,
+            _ => {
+                assert_error(response, StatusCode::CONFLICT, "email_taken", Some("email")).await;
+            }
         }
     }
     assert_eq!(created.len(), 1, "exactly one registration wins");

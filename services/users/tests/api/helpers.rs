@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use sqlx::sqlite::SqliteConnectOptions;
 use uuid::Uuid;
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// The password every test user registers with.
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
@@ -218,26 +220,4 @@ pub(crate) fn address(label: &str) -> Value {
         "postal_code": "SW1Y 4JH",
         "country": "GB",
     })
-}
-
-/// Asserts the shared error shape: status, code and (if given) field.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
-    }
 }

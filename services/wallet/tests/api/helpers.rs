@@ -8,6 +8,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub(crate) use eshop_test_support::assert_error;
+
 /// The card that always pays.
 pub(crate) const GOOD_CARD: &str = "4242424242424242";
 /// Always declined: `card_declined`.
@@ -241,29 +243,6 @@ pub(crate) fn card_charge(key: &str, user: &TestUser, cents: i64, card: &str) ->
 /// The body of a refund.
 pub(crate) fn refund_of(key: &str, charge_id: Uuid, cents: i64) -> Value {
     json!({"idempotency_key": key, "charge_id": charge_id, "amount_cents": cents})
-}
-
-/// Asserts the shared error shape: status, code and (if given) field.
-pub(crate) async fn assert_error(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-) -> Value {
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.expect("errors are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    match field {
-        Some(field) => assert_eq!(body["error"]["field"], field, "{body}"),
-        None => assert!(body["error"].get("field").is_none(), "{body}"),
-    }
-    body
 }
 
 /// Sends an idempotent request until the answer is not 503, as the saga
