@@ -5,6 +5,7 @@
 # are fast and the clone stays clean:
 #   $ESHOP_CACHE_DIR/control-plane/  etcd, Kubernetes and kwok builds
 #   $ESHOP_CACHE_DIR/target/         the cargo target directory
+#   $ESHOP_CACHE_DIR/target-image/   the image's static build (tests/e2e/image)
 # The Go build and module caches stay where Go keeps them (`go env GOCACHE GOMODCACHE`).
 export ESHOP_CACHE_DIR=${ESHOP_CACHE_DIR:-$HOME/.cache/eshop}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ESHOP_CACHE_DIR/target}

@@ -23,10 +23,11 @@ pub const GROUP: &str = "eshop-operator.github.io";
 
 /// The image every service runs unless the spec names another.
 pub const DEFAULT_IMAGE: &str = "ghcr.io/eshop-operator/eshop";
-/// PostgreSQL's official image, pinned.
-pub const DEFAULT_POSTGRES_IMAGE: &str = "postgres:17.5-alpine";
-/// Redis's official image, pinned.
-pub const DEFAULT_REDIS_IMAGE: &str = "redis:7.4.2-alpine";
+/// PostgreSQL's official image, pinned to a version, with the registry
+/// spelled out so that runtimes that refuse short names pull it too.
+pub const DEFAULT_POSTGRES_IMAGE: &str = "docker.io/library/postgres:17.5-alpine";
+/// Redis's official image, pinned to a version.
+pub const DEFAULT_REDIS_IMAGE: &str = "docker.io/library/redis:7.4.2-alpine";
 
 /// An eShop: the shop's services, PostgreSQL, Redis and everything around
 /// them, reconciled by the eshop-operator.
@@ -91,14 +92,18 @@ fn yes() -> bool {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ImageSpec {
-    /// The image repository, without a tag.
+    /// The image repository, without a tag. Point it at a mirror or a
+    /// private registry to pull the shop's image from there.
     pub repository: String,
     /// The image tag: the shop's version.
     pub tag: String,
-    /// When the kubelet pulls the image.
-    pub pull_policy: PullPolicy,
-    /// Secrets with registry credentials, used by every pod of the shop
+    /// When the kubelet pulls the images of every pod of the shop
     /// (services, PostgreSQL and Redis).
+    pub pull_policy: PullPolicy,
+    /// Secrets of type `kubernetes.io/dockerconfigjson` in the EShop's
+    /// namespace with registry credentials, set as `imagePullSecrets` on
+    /// every pod of the shop (services, PostgreSQL and Redis), for private
+    /// registries and mirrors.
     pub pull_secrets: Vec<LocalObjectReference>,
 }
 
@@ -274,7 +279,11 @@ pub struct DatabaseSpec {
     /// tables in a schema named after it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_secret_ref: Option<SecretKeyRef>,
-    /// The PostgreSQL image of the in-cluster database.
+    /// The PostgreSQL image of the in-cluster database. The default is
+    /// the official image, pinned to a version. Another image (a mirror, a
+    /// private registry: see `image.pullSecrets`) must behave as the official
+    /// Alpine one: configured by `POSTGRES_USER`, `POSTGRES_PASSWORD`,
+    /// `POSTGRES_DB` and `PGDATA`, running as UID 70, with `pg_isready`.
     pub image: String,
     /// The in-cluster database's volume.
     pub storage: StorageSpec,
@@ -346,7 +355,11 @@ impl Default for StorageSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RedisSpec {
-    /// The Redis image.
+    /// The Redis image. The default is the official image, pinned to a
+    /// version. Another image (a mirror, a private registry: see
+    /// `image.pullSecrets`) must behave as the official Alpine one:
+    /// `sh`, `redis-server` and `redis-cli` on the PATH, running as UID 999 and
+    /// GID 1000.
     pub image: String,
     /// Redis's volume, which holds its append-only file.
     pub storage: StorageSpec,

@@ -619,6 +619,67 @@ mod tests {
     }
 
     #[test]
+    fn the_stores_run_the_pinned_official_images_unless_the_spec_names_others() {
+        let images = |children: &Children| -> Vec<String> {
+            pod_specs(children)
+                .iter()
+                .flat_map(|pod| &pod.containers)
+                .filter_map(|container| container.image.clone())
+                .filter(|image| !image.starts_with(crate::crd::DEFAULT_IMAGE))
+                .collect()
+        };
+        let defaults = children(&test_shop(&json!({})), &inputs()).unwrap();
+        assert_eq!(
+            images(&defaults),
+            [
+                "docker.io/library/postgres:17.5-alpine",
+                "docker.io/library/redis:7.4.2-alpine"
+            ]
+        );
+        let mirrored = test_shop(&json!({
+            "database": {"image": "registry.internal/postgres:17.5-alpine"},
+            "redis": {"image": "registry.internal/redis:7.4.2-alpine"},
+        }));
+        assert_eq!(
+            images(&children(&mirrored, &inputs()).unwrap()),
+            [
+                "registry.internal/postgres:17.5-alpine",
+                "registry.internal/redis:7.4.2-alpine"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_pod_pulls_with_the_specs_pull_secrets_and_none_without_them() {
+        let shop = test_shop(&json!({
+            "image": {"repository": "registry.internal/eshop", "pullSecrets": [{"name": "registry"}, {"name": "mirror"}]},
+        }));
+        let with = children(&shop, &inputs()).unwrap();
+        let pods = pod_specs(&with);
+        assert_eq!(pods.len(), service_deployment::SERVICES.len() + 2);
+        for pod in pods {
+            let secrets: Vec<_> = pod
+                .image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|secret| secret.name.as_str())
+                .collect();
+            assert_eq!(
+                secrets,
+                ["registry", "mirror"],
+                "{:?}",
+                pod.containers[0].name
+            );
+        }
+        let without = children(&test_shop(&json!({})), &inputs()).unwrap();
+        assert!(
+            pod_specs(&without)
+                .iter()
+                .all(|pod| pod.image_pull_secrets.is_none())
+        );
+    }
+
+    #[test]
     fn an_external_database_replaces_the_in_cluster_one() {
         let shop = test_shop(&json!({
             "database": {"mode": "External", "externalSecretRef": {"name": "db", "key": "url"}},

@@ -22,11 +22,16 @@
 //! ```
 //!
 //! People bring one up by hand with `tests/e2e/testbed up` (see the README).
+//!
+//! [`shopper`] is a customer of a running shop, through its public API: the
+//! image tests and the kind end to end run (`tests/e2e/kind-e2e`) check out
+//! with it.
 
 mod builds;
 mod error;
 mod pki;
 mod processes;
+pub mod shopper;
 mod testbed;
 pub mod wait;
 
