@@ -328,6 +328,76 @@ fn claim_template(
     }
 }
 
+/// What differs between the stores' StatefulSets: the component, its pod's
+/// security context, its one container, its volumes besides the data claim,
+/// and its storage.
+struct StorePod<'a> {
+    component: &'static str,
+    security_context: k8s_openapi::api::core::v1::PodSecurityContext,
+    container: k8s_openapi::api::core::v1::Container,
+    volumes: Vec<k8s_openapi::api::core::v1::Volume>,
+    storage: &'a crate::crd::StorageSpec,
+}
+
+/// A store's StatefulSet: one pod of `pod`, its data on a claim from
+/// `volumeClaimTemplates` (of `existing_size` once the claim exists, since
+/// the template cannot change; growing is done on the claims), rolled when
+/// the credentials' `digest` changes.
+fn store_stateful_set(
+    shop: &Shop<'_>,
+    pod: StorePod<'_>,
+    existing_size: Option<&Quantity>,
+    digest: &str,
+) -> StatefulSet {
+    use k8s_openapi::{
+        api::{
+            apps::v1::StatefulSetSpec,
+            core::v1::{PodSpec, PodTemplateSpec},
+        },
+        apimachinery::pkg::apis::meta::v1::LabelSelector,
+    };
+    let component = pod.component;
+    StatefulSet {
+        metadata: shop.metadata(shop.child_name(component), component),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(shop.child_name(component)),
+            selector: LabelSelector {
+                match_labels: Some(shop.selector(component)),
+                ..LabelSelector::default()
+            },
+            persistent_volume_claim_retention_policy: Some(retention_policy(shop)),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(shop.labels(component)),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_DIGEST.to_owned(),
+                        digest.to_owned(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod.security_context),
+                    image_pull_secrets: pull_secrets(shop),
+                    containers: vec![pod.container],
+                    volumes: Some(pod.volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![claim_template(
+                shop,
+                component,
+                pod.storage,
+                existing_size,
+            )]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
 /// The name of the StatefulSets' data volume; claims are named
 /// `data-<statefulset>-<ordinal>`.
 pub const DATA_VOLUME: &str = "data";

@@ -4,23 +4,20 @@
 //! password is in the `<shop>-postgres` Secret, is created by the image on
 //! first start; each service keeps its tables in a schema of its own.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::{
     api::{
-        apps::v1::{StatefulSet, StatefulSetSpec},
+        apps::v1::StatefulSet,
         core::v1::{
-            Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, PodSpec, PodTemplateSpec,
-            Probe, SecretKeySelector, Service,
+            Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Probe, SecretKeySelector,
+            Service,
         },
     },
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::LabelSelector},
+    apimachinery::pkg::api::resource::Quantity,
 };
-use kube::api::ObjectMeta;
 
 use super::{
-    CONFIG_DIGEST, DATA_VOLUME, POSTGRES_PORT, Shop, claim_template, headless_service,
-    pull_secrets, retention_policy, secrets, security,
+    DATA_VOLUME, POSTGRES_PORT, Shop, StorePod, headless_service, secrets, security,
+    store_stateful_set,
 };
 
 pub const COMPONENT: &str = "postgres";
@@ -109,46 +106,19 @@ pub fn stateful_set(
         ]),
         ..Container::default()
     };
-    StatefulSet {
-        metadata: shop.metadata(shop.child_name(COMPONENT), COMPONENT),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(1),
-            service_name: Some(shop.child_name(COMPONENT)),
-            selector: LabelSelector {
-                match_labels: Some(shop.selector(COMPONENT)),
-                ..LabelSelector::default()
-            },
-            persistent_volume_claim_retention_policy: Some(retention_policy(shop)),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(shop.labels(COMPONENT)),
-                    annotations: Some(BTreeMap::from([(
-                        CONFIG_DIGEST.to_owned(),
-                        digest.to_owned(),
-                    )])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(security::pod(POSTGRES_UID, POSTGRES_UID)),
-                    image_pull_secrets: pull_secrets(shop),
-                    containers: vec![container],
-                    volumes: Some(vec![
-                        security::scratch_volume("run"),
-                        security::scratch_volume("tmp"),
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
-            volume_claim_templates: Some(vec![claim_template(
-                shop,
-                COMPONENT,
-                &spec.storage,
-                existing_size,
-            )]),
-            ..StatefulSetSpec::default()
-        }),
-        ..StatefulSet::default()
-    }
+    store_stateful_set(
+        shop,
+        StorePod {
+            component: COMPONENT,
+            security_context: security::pod(POSTGRES_UID, POSTGRES_UID),
+            container,
+            volumes: vec![
+                security::scratch_volume("run"),
+                security::scratch_volume("tmp"),
+            ],
+            storage: &spec.storage,
+        },
+        existing_size,
+        digest,
+    )
 }

@@ -3,23 +3,20 @@
 //! its configuration from the shop's ConfigMap and its password from the
 //! `<shop>-redis` Secret, and a headless Service.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::{
     api::{
-        apps::v1::{StatefulSet, StatefulSetSpec},
+        apps::v1::StatefulSet,
         core::v1::{
             ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction,
-            PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service, Volume,
+            Probe, SecretKeySelector, Service, Volume,
         },
     },
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::LabelSelector},
+    apimachinery::pkg::api::resource::Quantity,
 };
-use kube::api::ObjectMeta;
 
 use super::{
-    CONFIG_DIGEST, DATA_VOLUME, REDIS_PORT, Shop, claim_template, config_map, headless_service,
-    pull_secrets, retention_policy, secrets, security,
+    DATA_VOLUME, REDIS_PORT, Shop, StorePod, config_map, headless_service, secrets, security,
+    store_stateful_set,
 };
 
 pub const COMPONENT: &str = "redis";
@@ -109,53 +106,26 @@ pub fn stateful_set(
         ]),
         ..Container::default()
     };
-    StatefulSet {
-        metadata: shop.metadata(shop.child_name(COMPONENT), COMPONENT),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(1),
-            service_name: Some(shop.child_name(COMPONENT)),
-            selector: LabelSelector {
-                match_labels: Some(shop.selector(COMPONENT)),
-                ..LabelSelector::default()
-            },
-            persistent_volume_claim_retention_policy: Some(retention_policy(shop)),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(shop.labels(COMPONENT)),
-                    annotations: Some(BTreeMap::from([(
-                        CONFIG_DIGEST.to_owned(),
-                        digest.to_owned(),
-                    )])),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(security::pod(REDIS_UID, REDIS_GID)),
-                    image_pull_secrets: pull_secrets(shop),
-                    containers: vec![container],
-                    volumes: Some(vec![
-                        Volume {
-                            name: "config".to_owned(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: shop.child_name(config_map::SUFFIX),
-                                ..ConfigMapVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        },
-                        security::scratch_volume("tmp"),
-                    ]),
-                    ..PodSpec::default()
-                }),
-            },
-            volume_claim_templates: Some(vec![claim_template(
-                shop,
-                COMPONENT,
-                &spec.storage,
-                existing_size,
-            )]),
-            ..StatefulSetSpec::default()
-        }),
-        ..StatefulSet::default()
-    }
+    store_stateful_set(
+        shop,
+        StorePod {
+            component: COMPONENT,
+            security_context: security::pod(REDIS_UID, REDIS_GID),
+            container,
+            volumes: vec![
+                Volume {
+                    name: "config".to_owned(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: shop.child_name(config_map::SUFFIX),
+                        ..ConfigMapVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                security::scratch_volume("tmp"),
+            ],
+            storage: &spec.storage,
+        },
+        existing_size,
+        digest,
+    )
 }
