@@ -7,17 +7,11 @@ use std::time::Duration;
 use eshop_platform::{
     auth::JwtVerifier,
     settings::{
-        Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, Rendered, ServerSettings,
+        CATALOG_URL, Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, Rendered, ServerSettings,
         ServiceSettings, ServiceUrl, Settings, SettingsError, Var,
     },
 };
 
-pub static CATALOG_URL: Var = Var {
-    name: "ESHOP_CATALOG_URL",
-    help: "base URL of the catalog, which prices products and says how many are in stock",
-    default: Some("http://catalog:8080"),
-    secret: false,
-};
 pub static CART_TTL: Var = Var {
     name: "ESHOP_CART_TTL",
     help: "how long a cart nobody writes to is kept (1s to 365days); every change starts it again",

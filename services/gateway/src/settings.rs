@@ -5,29 +5,10 @@
 use std::num::NonZeroU32;
 
 use eshop_platform::settings::{
-    Env, JWT_PUBLIC_KEY, Rendered, ServerSettings, ServiceSettings, ServiceUrl, Settings,
-    SettingsError, Var, merge_rendered, merge_vars,
+    CART_URL, CATALOG_URL, Env, JWT_PUBLIC_KEY, ORDERS_URL, PAYMENTS_URL, RATINGS_URL, Rendered,
+    SHIPPING_URL, ServerSettings, ServiceSettings, ServiceUrl, Settings, SettingsError, USERS_URL,
+    Var, WALLET_URL, merge_rendered, merge_vars,
 };
-
-macro_rules! url_var {
-    ($name:ident, $env:literal, $service:literal) => {
-        pub static $name: Var = Var {
-            name: $env,
-            help: concat!("base URL of the ", $service, " service"),
-            default: Some(concat!("http://", $service, ":8080")),
-            secret: false,
-        };
-    };
-}
-
-url_var!(USERS_URL, "ESHOP_USERS_URL", "users");
-url_var!(CATALOG_URL, "ESHOP_CATALOG_URL", "catalog");
-url_var!(CART_URL, "ESHOP_CART_URL", "cart");
-url_var!(RATINGS_URL, "ESHOP_RATINGS_URL", "ratings");
-url_var!(WALLET_URL, "ESHOP_WALLET_URL", "wallet");
-url_var!(SHIPPING_URL, "ESHOP_SHIPPING_URL", "shipping");
-url_var!(ORDERS_URL, "ESHOP_ORDERS_URL", "orders");
-url_var!(PAYMENTS_URL, "ESHOP_PAYMENTS_URL", "payments");
 
 pub static RATE_LIMIT_PER_SECOND: Var = Var {
     name: "ESHOP_RATE_LIMIT_PER_SECOND",

@@ -5,30 +5,12 @@
 use std::{str::FromStr, time::Duration};
 
 use eshop_platform::settings::{
-    Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, Rate, Rendered, ServerSettings,
-    ServiceSettings, ServiceUrl, Settings, SettingsError, SqlStore, Var, merge_rendered,
-    merge_vars,
+    CART_URL, CATALOG_URL, Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, ORDERS_URL, Rate,
+    Rendered, SHIPPING_URL, ServerSettings, ServiceSettings, ServiceUrl, Settings, SettingsError,
+    SqlStore, USERS_URL, Var, WALLET_URL, merge_rendered, merge_vars,
 };
 
 use crate::domain::Step;
-
-macro_rules! url_var {
-    ($name:ident, $env:literal, $service:literal) => {
-        pub static $name: Var = Var {
-            name: $env,
-            help: concat!("base URL of the ", $service, " service"),
-            default: Some(concat!("http://", $service, ":8080")),
-            secret: false,
-        };
-    };
-}
-
-url_var!(USERS_URL, "ESHOP_USERS_URL", "users");
-url_var!(CART_URL, "ESHOP_CART_URL", "cart");
-url_var!(CATALOG_URL, "ESHOP_CATALOG_URL", "catalog");
-url_var!(SHIPPING_URL, "ESHOP_SHIPPING_URL", "shipping");
-url_var!(WALLET_URL, "ESHOP_WALLET_URL", "wallet");
-url_var!(ORDERS_URL, "ESHOP_ORDERS_URL", "orders");
 
 pub static CHECKOUT_LEASE: Var = Var {
     name: "ESHOP_CHECKOUT_LEASE",

@@ -362,6 +362,28 @@ pub static DATA_DIR: Var = Var {
     secret: false,
 };
 
+/// A variable holding the base URL of another service; its default is the
+/// service's name in the cluster.
+macro_rules! service_url_var {
+    ($name:ident, $env:literal, $service:literal) => {
+        pub static $name: Var = Var {
+            name: $env,
+            help: concat!("base URL of the ", $service, " service"),
+            default: Some(concat!("http://", $service, ":8080")),
+            secret: false,
+        };
+    };
+}
+
+service_url_var!(USERS_URL, "ESHOP_USERS_URL", "users");
+service_url_var!(CATALOG_URL, "ESHOP_CATALOG_URL", "catalog");
+service_url_var!(CART_URL, "ESHOP_CART_URL", "cart");
+service_url_var!(RATINGS_URL, "ESHOP_RATINGS_URL", "ratings");
+service_url_var!(WALLET_URL, "ESHOP_WALLET_URL", "wallet");
+service_url_var!(SHIPPING_URL, "ESHOP_SHIPPING_URL", "shipping");
+service_url_var!(ORDERS_URL, "ESHOP_ORDERS_URL", "orders");
+service_url_var!(PAYMENTS_URL, "ESHOP_PAYMENTS_URL", "payments");
+
 /// Which backend a service stores its data on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -3,15 +3,8 @@
 //! catalog is (every new rating is checked against it).
 
 use eshop_platform::settings::{
-    Env, JWT_PUBLIC_KEY, KeyValueStore, Rendered, ServerSettings, ServiceSettings, ServiceUrl,
-    Settings, SettingsError, Var,
-};
-
-pub static CATALOG_URL: Var = Var {
-    name: "ESHOP_CATALOG_URL",
-    help: "base URL of the catalog, which says whether a product exists before it is rated",
-    default: Some("http://catalog:8080"),
-    secret: false,
+    CATALOG_URL, Env, JWT_PUBLIC_KEY, KeyValueStore, Rendered, ServerSettings, ServiceSettings,
+    ServiceUrl, Settings, SettingsError, Var,
 };
 
 #[derive(Debug, Clone)]
