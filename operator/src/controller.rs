@@ -1,13 +1,15 @@
-//! The controller: a kube-runtime `Controller` over `EShop`s that owns every
-//! child kind, so a change to any child (or its deletion) triggers a
-//! reconcile of its shop.
+//! The controller: the watches that fill the caches, and a kube-runtime
+//! `Controller` over `EShop`s that they trigger.
 //!
 //! Each child kind is watched once, filtered to the operator's own objects
-//! by label, and the same watch fills a cache ([`Caches`]) that the
-//! reconciler compares against before writing. Secrets' values are also
-//! remembered from the watch ([`Remembered`]), so a generated Secret that
-//! someone deletes comes back with the values it had. Failures back off
-//! per object ([`Backoff`]).
+//! by label, into a cache ([`Caches`]) that the reconciler compares against
+//! before writing. The watches run on their own ([`crate::watches`]) and
+//! the controller starts only once every cache has listed its objects, so
+//! no reconcile ever waits on a cache: a shared one-shot signal awaited by
+//! many reconciles at once wakes only some of them (see [`crate::watches`]).
+//! Any change to a child, to a Secret a shop refers to or to a
+//! StorageClass triggers a reconcile of the shops concerned. Failures back
+//! off per shop ([`Backoff`]).
 
 use std::{
     collections::HashMap,
@@ -15,36 +17,37 @@ use std::{
     time::Duration,
 };
 
-use futures::{Stream, StreamExt, TryStreamExt};
-use k8s_openapi::{
-    ByteString,
-    api::{
-        apps::v1::{Deployment, StatefulSet},
-        autoscaling::v2::HorizontalPodAutoscaler,
-        core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service},
-        networking::v1::{Ingress, NetworkPolicy},
-        policy::v1::PodDisruptionBudget,
-    },
+use futures::{FutureExt, StreamExt, channel::mpsc};
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    autoscaling::v2::HorizontalPodAutoscaler,
+    core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service},
+    networking::v1::{Ingress, NetworkPolicy},
+    policy::v1::PodDisruptionBudget,
+    storage::v1::StorageClass,
 };
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Api, Client, Resource,
     runtime::{
-        Controller, WatchStreamExt,
-        controller::Action,
+        Controller,
+        controller::{Action, Config},
         events::{Recorder, Reporter},
-        reflector::{self, ObjectRef, Store},
+        reflector::{ObjectRef, Store},
         watcher,
     },
 };
 
 use crate::{
-    build::{LABEL_INSTANCE, MANAGED_SELECTOR, MANAGER},
+    build::MANAGER,
     crd::EShop,
+    credentials,
     metrics::Metrics,
-    reconcile::{self, Child, Error},
+    reconcile::{self, Error},
+    watches::{self, Watches},
 };
 
-/// The caches of every child kind, filled by the controller's watches.
+/// The caches of every child kind and of StorageClasses, filled by the
+/// watches.
 #[derive(Debug, Clone)]
 pub struct Caches {
     pub secrets: Store<Secret>,
@@ -57,79 +60,11 @@ pub struct Caches {
     pub pod_disruption_budgets: Store<PodDisruptionBudget>,
     pub autoscalers: Store<HorizontalPodAutoscaler>,
     pub claims: Store<PersistentVolumeClaim>,
+    pub storage_classes: Store<StorageClass>,
 }
 
-impl Caches {
-    /// Waits until every watch has listed its objects once: before that,
-    /// an object missing from a cache may still exist.
-    pub async fn wait_until_ready(&self) {
-        // A store only fails to become ready when its writer is dropped,
-        // which happens when the controller stops.
-        let _ = futures::join!(
-            self.secrets.wait_until_ready(),
-            self.config_maps.wait_until_ready(),
-            self.stateful_sets.wait_until_ready(),
-            self.deployments.wait_until_ready(),
-            self.services.wait_until_ready(),
-            self.ingresses.wait_until_ready(),
-            self.network_policies.wait_until_ready(),
-            self.pod_disruption_budgets.wait_until_ready(),
-            self.autoscalers.wait_until_ready(),
-            self.claims.wait_until_ready(),
-        );
-    }
-}
-
-/// A Secret's namespace and name.
-type SecretKey = (String, String);
-/// The uid of the shop that owned a Secret, and the Secret's data.
-type OwnedData = (String, std::collections::BTreeMap<String, ByteString>);
-
-/// The data of Secrets the operator has seen, by namespace and name, with
-/// the uid of the shop that owned them.
-#[derive(Debug, Default)]
-pub struct Remembered {
-    secrets: Mutex<HashMap<SecretKey, OwnedData>>,
-}
-
-impl Remembered {
-    fn observe(&self, event: &watcher::Event<Secret>) {
-        let (watcher::Event::Apply(secret)
-        | watcher::Event::InitApply(secret)
-        | watcher::Event::Delete(secret)) = event
-        else {
-            return;
-        };
-        let owner = secret
-            .owner_references()
-            .iter()
-            .find(|owner| owner.controller == Some(true))
-            .map(|owner| owner.uid.clone());
-        if let (Some(owner), Some(data)) = (owner, secret.data.clone()) {
-            let key = (secret.namespace().unwrap_or_default(), secret.name_any());
-            self.secrets
-                .lock()
-                .expect("the lock is never poisoned")
-                .insert(key, (owner, data));
-        }
-    }
-
-    /// The last data seen of Secret `name` while `owner` owned it.
-    pub fn recall(
-        &self,
-        namespace: &str,
-        name: &str,
-        owner: &str,
-    ) -> Option<std::collections::BTreeMap<String, ByteString>> {
-        let secrets = self.secrets.lock().expect("the lock is never poisoned");
-        secrets
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .filter(|(seen_owner, _)| seen_owner == owner)
-            .map(|(_, data)| data.clone())
-    }
-}
-
-/// Failures in a row per shop, for exponential backoff.
+/// Failures in a row per shop, for exponential backoff. Entries of shops
+/// that no longer exist are dropped at the next failure of any shop.
 #[derive(Debug, Default)]
 pub struct Backoff {
     failures: Mutex<HashMap<ObjectRef<EShop>, u32>>,
@@ -141,8 +76,9 @@ impl Backoff {
 
     /// Counts a failure; returns how long to wait before the next try:
     /// 1 s, 2 s, 4 s, ... up to 5 minutes.
-    pub fn failed(&self, shop: &EShop) -> Duration {
+    pub fn failed(&self, shop: &EShop, shops: &Store<EShop>) -> Duration {
         let mut failures = self.failures.lock().expect("the lock is never poisoned");
+        failures.retain(|key, _| shops.get(key).is_some());
         let count = failures.entry(ObjectRef::from(shop)).or_insert(0);
         *count = count.saturating_add(1);
         Self::delay(*count)
@@ -159,13 +95,25 @@ impl Backoff {
             .expect("the lock is never poisoned")
             .remove(&ObjectRef::from(shop));
     }
+
+    /// How many shops are backing off now.
+    pub fn len(&self) -> usize {
+        self.failures
+            .lock()
+            .expect("the lock is never poisoned")
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
     pub caches: Caches,
-    pub remembered: Arc<Remembered>,
+    pub shops: Store<EShop>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub backoff: Backoff,
@@ -188,7 +136,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn api<K>(&self, client: &Client) -> Api<K>
+    pub(crate) fn api<K>(&self, client: &Client) -> Api<K>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
     {
@@ -199,64 +147,35 @@ impl Scope {
     }
 }
 
-/// A watch of the operator's objects of kind `K` that also fills a cache.
-/// Managed fields are dropped from the cache: they are large and unused.
-fn cached<K: Child>(
-    client: &Client,
-    scope: &Scope,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-) {
-    cached_observed(client, scope, |_| {})
-}
-
-fn cached_observed<K: Child>(
-    client: &Client,
-    scope: &Scope,
-    observe: impl Fn(&watcher::Event<K>) + Send + 'static,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-) {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(
-        scope.api::<K>(client),
-        watcher::Config::default().labels(MANAGED_SELECTOR),
-    )
-    .default_backoff()
-    .modify(|object| {
-        object.managed_fields_mut().clear();
-    })
-    .map_ok(move |event| {
-        observe(&event);
-        event
-    })
-    .reflect(writer)
-    .touched_objects();
-    (reader, stream)
-}
-
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller until `shutdown` completes: starts the watches,
+/// waits until every cache is filled, then reconciles. Returns once the
+/// reconciles in flight at shutdown have ended.
 pub async fn run(
     client: Client,
     scope: Scope,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let remembered = Arc::new(Remembered::default());
-    let observer = Arc::clone(&remembered);
-    let (secrets, secret_events) =
-        cached_observed(&client, &scope, move |event| observer.observe(event));
-    let (config_maps, config_map_events) = cached(&client, &scope);
-    let (stateful_sets, stateful_set_events) = cached(&client, &scope);
-    let (deployments, deployment_events) = cached(&client, &scope);
-    let (services, service_events) = cached(&client, &scope);
-    let (ingresses, ingress_events) = cached(&client, &scope);
-    let (network_policies, network_policy_events) = cached(&client, &scope);
-    let (pod_disruption_budgets, pdb_events) = cached(&client, &scope);
-    let (autoscalers, autoscaler_events) = cached(&client, &scope);
-    let (claims, claim_events) = cached::<PersistentVolumeClaim>(&client, &scope);
+    let controller = Controller::new(scope.api::<EShop>(&client), watcher::Config::default())
+        .with_config(Config::default().debounce(Duration::from_millis(100)));
+    let shops = controller.store();
+    let (triggers, triggered) = mpsc::unbounded();
+    let Watches {
+        caches,
+        mut tasks,
+        credentials_changes,
+    } = watches::start(&client, &scope, &shops, &triggers);
+    let shutdown = shutdown.shared();
+    tokio::select! {
+        () = watches::until_filled(&caches) => {}
+        () = shutdown.clone() => return,
+    }
+    tracing::info!("every cache is filled: reconciling");
+    tasks.spawn(credentials::release(
+        client.clone(),
+        caches.secrets.clone(),
+        credentials_changes,
+    ));
     let context = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),
@@ -265,44 +184,19 @@ pub async fn run(
                 instance: std::env::var("POD_NAME").ok(),
             },
         ),
-        client: client.clone(),
-        caches: Caches {
-            secrets,
-            config_maps,
-            stateful_sets,
-            deployments,
-            services,
-            ingresses,
-            network_policies,
-            pod_disruption_budgets,
-            autoscalers,
-            claims,
-        },
-        remembered,
+        client,
+        caches,
+        shops,
         metrics,
         backoff: Backoff::default(),
     });
-    Controller::new(scope.api::<EShop>(&client), watcher::Config::default())
-        .owns_stream(secret_events)
-        .owns_stream(config_map_events)
-        .owns_stream(stateful_set_events)
-        .owns_stream(deployment_events)
-        .owns_stream(service_events)
-        .owns_stream(ingress_events)
-        .owns_stream(network_policy_events)
-        .owns_stream(pdb_events)
-        .owns_stream(autoscaler_events)
-        // Claims belong to the StatefulSets, not to the shop: their
-        // instance label names it.
-        .watches_stream(claim_events, |claim: PersistentVolumeClaim| {
-            let namespace = claim.namespace()?;
-            let shop = claim.labels().get(LABEL_INSTANCE)?.clone();
-            Some(ObjectRef::<EShop>::new(&shop).within(&namespace))
-        })
+    controller
+        .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, error_policy, context)
         .for_each(|_| std::future::ready(()))
         .await;
+    drop(tasks);
 }
 
 #[expect(
@@ -311,7 +205,7 @@ pub async fn run(
 )]
 fn error_policy(shop: Arc<EShop>, error: &Error, context: Arc<Context>) -> Action {
     context.metrics.failed(error.label());
-    Action::requeue(context.backoff.failed(&shop))
+    Action::requeue(context.backoff.failed(&shop, &context.shops))
 }
 
 #[cfg(test)]

@@ -3,9 +3,12 @@
 //! The CRD in `crds/eshop.yaml` is generated from these types
 //! (`eshop-operator crd`). Doc comments become the field descriptions that
 //! `kubectl explain` shows, `Default` impls become the schema's defaults,
-//! and the `x_kube(validation)` rules become CEL rules
-//! (`x-kubernetes-validations`) that the API server itself enforces, each
-//! with a message that names the field to fix.
+//! and the `x-kubernetes-validations` extensions become CEL rules that the
+//! API server itself enforces, each with a message that names the field to
+//! fix. Admission refuses every value that could never work: malformed or
+//! negative quantities, a request above its limit, names that would make
+//! invalid children, image references with spaces, and fields that
+//! contradict each other. The patterns and rules are in [`rules`].
 
 use std::collections::BTreeMap;
 
@@ -14,9 +17,10 @@ use k8s_openapi::{
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::Condition},
 };
 use kube::CustomResource;
-use schemars::JsonSchema;
-use schemars::{Schema, SchemaGenerator, json_schema};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+
+pub mod rules;
 
 /// The API group of the `EShop` resource.
 pub const GROUP: &str = "eshop-operator.github.io";
@@ -92,10 +96,16 @@ fn yes() -> bool {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ImageSpec {
-    /// The image repository, without a tag. Point it at a mirror or a
-    /// private registry to pull the shop's image from there.
+    /// The image repository, without a tag, such as
+    /// `ghcr.io/eshop-operator/eshop`. Point it at a mirror or a private
+    /// registry to pull the shop's image from there.
+    #[schemars(length(min = 1, max = 255))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::REPOSITORY), "message": "image.repository must be an image repository such as ghcr.io/eshop-operator/eshop: lowercase letters, digits, '.', '_', '-' and '/', an optional registry port, no tag and no spaces"}]))]
     pub repository: String,
-    /// The image tag: the shop's version.
+    /// The image tag: the shop's version. Letters, digits, `_`, `.` and
+    /// `-`, at most 128 characters.
+    #[schemars(length(min = 1, max = 128))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::TAG), "message": "image.tag must be an image tag such as 0.1.0: letters, digits, '_', '.' and '-', not starting with '.' or '-'"}]))]
     pub tag: String,
     /// When the kubelet pulls the images of every pod of the shop
     /// (services, PostgreSQL and Redis).
@@ -104,6 +114,7 @@ pub struct ImageSpec {
     /// namespace with registry credentials, set as `imagePullSecrets` on
     /// every pod of the shop (services, PostgreSQL and Redis), for private
     /// registries and mirrors.
+    #[schemars(schema_with = "pull_secrets")]
     pub pull_secrets: Vec<LocalObjectReference>,
 }
 
@@ -116,6 +127,29 @@ impl Default for ImageSpec {
             pull_secrets: Vec::new(),
         }
     }
+}
+
+/// Up to 16 references to Secrets, each by a name that can be a Secret's.
+fn pull_secrets(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "maxItems": 16,
+        "items": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {
+                    "description": "The name of a Secret in the EShop's namespace.",
+                    "type": "string",
+                    "maxLength": 253,
+                    "x-kubernetes-validations": [{
+                        "rule": rules::matches(rules::DNS_SUBDOMAIN),
+                        "message": "image.pullSecrets must each name a Secret: a DNS subdomain such as registry-credentials",
+                    }],
+                },
+            },
+        },
+    })
 }
 
 /// A container image pull policy.
@@ -203,15 +237,18 @@ fn resources(requests: (&str, &str), memory_limit: &str) -> Resources {
 /// CPU and memory of a container.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": rules::REQUESTS_WITHIN_LIMITS, "message": "resources.requests must not exceed resources.limits of the same resource", "fieldPath": ".requests"}]))]
 pub struct Resources {
     /// What the scheduler sets aside for the container, by resource name:
-    /// `cpu` (e.g. `100m`) and `memory` (e.g. `128Mi`). Autoscaling measures
-    /// CPU use against the CPU request.
+    /// `cpu` (e.g. `100m` or `0.5`) and `memory` (e.g. `128Mi`), each a
+    /// quantity of at least zero and at most its limit. Autoscaling
+    /// measures CPU use against the CPU request.
     #[serde(default)]
     #[schemars(schema_with = "quantities")]
     pub requests: BTreeMap<String, Quantity>,
     /// The most the container may use, by resource name: beyond its
-    /// `memory` limit a container is killed, beyond its `cpu` limit throttled.
+    /// `memory` limit a container is killed, beyond its `cpu` limit
+    /// throttled. Each is a quantity of at least zero.
     #[serde(default)]
     #[schemars(schema_with = "quantities")]
     pub limits: BTreeMap<String, Quantity>,
@@ -231,14 +268,23 @@ impl Resources {
     }
 }
 
-/// A map of resource names to quantities, such as `{cpu: 100m, memory: 1Gi}`.
+/// A map of resource names to quantities, such as `{cpu: 100m, memory: 1Gi}`:
+/// each value an integer or a quantity string (the same pattern Kubernetes
+/// gives its own quantities), never negative.
 fn quantities(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
+        "maxProperties": 8,
         "additionalProperties": {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "x-kubernetes-int-or-string": true,
+            "pattern": rules::QUANTITY,
+            "maxLength": 32,
         },
+        "x-kubernetes-validations": [{
+            "rule": rules::NON_NEGATIVE_QUANTITIES,
+            "message": "resources must be quantities of at least zero, such as 100m, 0.5 or 128Mi",
+        }],
     })
 }
 
@@ -269,7 +315,10 @@ fn eighty() -> i32 {
 /// Where the shop's relational data lives.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.mode != 'External' || has(self.externalSecretRef)", "message": "database.externalSecretRef is required when database.mode is External: name the Secret that holds the PostgreSQL URL", "fieldPath": ".externalSecretRef"}]))]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.mode != 'External' || has(self.externalSecretRef)", "message": "database.externalSecretRef is required when database.mode is External: name the Secret that holds the PostgreSQL URL", "fieldPath": ".externalSecretRef"},
+    {"rule": "self.mode == 'External' || !has(self.externalSecretRef)", "message": "database.externalSecretRef is used only when database.mode is External: remove it, or set mode: External", "fieldPath": ".externalSecretRef"},
+]))]
 pub struct DatabaseSpec {
     /// `InCluster` runs PostgreSQL as a StatefulSet next to the shop;
     /// `External` uses the PostgreSQL whose URL `externalSecretRef` holds.
@@ -284,6 +333,8 @@ pub struct DatabaseSpec {
     /// private registry: see `image.pullSecrets`) must behave as the official
     /// Alpine one: configured by `POSTGRES_USER`, `POSTGRES_PASSWORD`,
     /// `POSTGRES_DB` and `PGDATA`, running as UID 70, with `pg_isready`.
+    #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::IMAGE), "message": "database.image must be an image reference such as docker.io/library/postgres:17.5-alpine: no spaces or uppercase letters in the name"}]))]
     pub image: String,
     /// The in-cluster database's volume.
     pub storage: StorageSpec,
@@ -314,10 +365,14 @@ pub enum DatabaseMode {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
-    /// The Secret's name.
+    /// The Secret's name, in the EShop's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::DNS_SUBDOMAIN), "message": "externalSecretRef.name must name a Secret: a DNS subdomain such as shop-database"}]))]
     pub name: String,
-    /// The key within the Secret.
+    /// The key within the Secret: letters, digits, `-`, `_` and `.`.
     #[serde(default = "url_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::SECRET_KEY), "message": "externalSecretRef.key must be a Secret key: letters, digits, '-', '_' and '.'"}]))]
     pub key: String,
 }
 
@@ -328,17 +383,21 @@ fn url_key() -> String {
 /// A PersistentVolumeClaim's class and size.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0", "message": "storage.size cannot shrink: a PersistentVolumeClaim only grows", "fieldPath": ".size"}, {"rule": "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)", "message": "storage.storageClassName cannot change after creation", "fieldPath": ".storageClassName"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)", "message": "storage.storageClassName cannot change after creation", "fieldPath": ".storageClassName"}]))]
 pub struct StorageSpec {
     /// The StorageClass of the volume; the cluster's default class when
     /// unset. Fixed once the EShop exists.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::DNS_SUBDOMAIN), "message": "storage.storageClassName must name a StorageClass: a DNS subdomain such as fast-ssd"}]))]
     pub storage_class_name: Option<String>,
-    /// The volume's size, e.g. `10Gi`. It may grow (the operator resizes
-    /// the PersistentVolumeClaims, if the StorageClass allows expansion),
-    /// never shrink.
-    #[schemars(length(max = 32))]
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isQuantity(self)", "message": "storage.size must be a quantity such as 10Gi"}]))]
+    /// The volume's size, a positive quantity such as `10Gi`. It may grow:
+    /// the operator resizes the PersistentVolumeClaims if the StorageClass
+    /// allows expansion. A volume never shrinks: a size below the one the
+    /// claims have is reported in status, and a growth that cannot happen
+    /// may be undone by setting the size back.
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))", "message": "storage.size must be a positive quantity such as 10Gi"}]))]
     pub size: String,
 }
 
@@ -360,6 +419,8 @@ pub struct RedisSpec {
     /// `image.pullSecrets`) must behave as the official Alpine one:
     /// `sh`, `redis-server` and `redis-cli` on the PATH, running as UID 999 and
     /// GID 1000.
+    #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::IMAGE), "message": "redis.image must be an image reference such as docker.io/library/redis:7.4.2-alpine: no spaces or uppercase letters in the name"}]))]
     pub image: String,
     /// Redis's volume, which holds its append-only file.
     pub storage: StorageSpec,
@@ -380,22 +441,29 @@ impl Default for RedisSpec {
 /// The Ingress in front of the gateway.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.tlsSecretName) || has(self.host)", "message": "ingress.tlsSecretName needs ingress.host: a certificate is for a host", "fieldPath": ".tlsSecretName"}]))]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.tlsSecretName) || has(self.host)", "message": "ingress.tlsSecretName needs ingress.host: a certificate is for a host", "fieldPath": ".tlsSecretName"},
+    {"rule": "self.enabled || (!has(self.host) && !has(self.className) && !has(self.tlsSecretName))", "message": "ingress.host, ingress.className and ingress.tlsSecretName take effect only with ingress.enabled: true: enable the Ingress or remove them", "fieldPath": ".enabled"},
+]))]
 pub struct IngressSpec {
     /// Create the Ingress.
     pub enabled: bool,
     /// The host name the shop answers on, e.g. `shop.example.com`; any host
     /// when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 253))]
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')", "message": "ingress.host must be a DNS name such as shop.example.com: lowercase letters, digits, '-' and '.'"}]))]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::DNS_SUBDOMAIN), "message": "ingress.host must be a DNS name such as shop.example.com: lowercase letters, digits, '-' and '.'"}]))]
     pub host: Option<String>,
     /// The IngressClass; the cluster's default when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::DNS_SUBDOMAIN), "message": "ingress.className must name an IngressClass: a DNS subdomain such as nginx"}]))]
     pub class_name: Option<String>,
     /// A Secret of type `kubernetes.io/tls` with the host's certificate:
     /// the shop is then served over HTTPS.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::matches(rules::DNS_SUBDOMAIN), "message": "ingress.tlsSecretName must name a Secret: a DNS subdomain such as shop-example-com-tls"}]))]
     pub tls_secret_name: Option<String>,
 }
 

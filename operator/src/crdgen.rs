@@ -6,13 +6,16 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::crd::EShop;
+use crate::crd::{
+    EShop,
+    rules::{DNS_LABEL, matches_at},
+};
 
 /// The longest name an `EShop` may have: `<name>-postgres` must leave room
 /// for the StatefulSet controller's revision hash in a 63-character label.
 pub const MAX_NAME_LENGTH: usize = 40;
 
-/// The CRD: the derived one, with the rules on the whole object that the
+/// The CRD: the derived one, with the rules on the shop's name that the
 /// derive cannot express.
 pub fn crd() -> CustomResourceDefinition {
     let mut crd = EShop::crd();
@@ -22,16 +25,21 @@ pub fn crd() -> CustomResourceDefinition {
             .as_mut()
             .and_then(|schema| schema.open_api_v3_schema.as_mut())
         {
-            schema
-                .x_kubernetes_validations
-                .get_or_insert_with(Vec::new)
-                .push(ValidationRule {
-                    rule: format!("self.metadata.name.size() <= {MAX_NAME_LENGTH}"),
-                    message: Some(format!(
-                        "metadata.name must be at most {MAX_NAME_LENGTH} characters: the names of the shop's objects add a suffix to it"
-                    )),
-                    ..ValidationRule::default()
-                });
+            let rules = schema.x_kubernetes_validations.get_or_insert_with(Vec::new);
+            rules.push(ValidationRule {
+                rule: format!("self.metadata.name.size() <= {MAX_NAME_LENGTH}"),
+                message: Some(format!(
+                    "metadata.name must be at most {MAX_NAME_LENGTH} characters: the names of the shop's objects add a suffix to it"
+                )),
+                ..ValidationRule::default()
+            });
+            rules.push(ValidationRule {
+                rule: matches_at("self.metadata.name", DNS_LABEL),
+                message: Some(
+                    "metadata.name must be a DNS label such as shop: lowercase letters, digits and '-', starting with a letter, since it names the shop's Services".to_owned()
+                ),
+                ..ValidationRule::default()
+            });
         }
     }
     crd

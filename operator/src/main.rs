@@ -4,6 +4,9 @@
 //! `run` sets up logging, serves `/metrics` and `/healthz`, waits to lead
 //! through a Lease, then runs the controller until SIGTERM or Ctrl-C, or
 //! until it loses the Lease (then it exits, and Kubernetes restarts it).
+//! On SIGTERM it stops taking new work, lets the reconciles in flight end
+//! for at most [`DRAIN`], releases the Lease and exits. The controller's
+//! client writes only while the Lease is held ([`eshop_operator::leader::Fence`]).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -12,10 +15,14 @@ use clap::{Parser, Subcommand};
 use eshop_operator::{
     controller::{self, Scope},
     crdgen,
-    leader::{LeaderElector, LeaseSettings},
+    leader::{FenceLayer, LeaderElector, LeaseSettings},
     metrics::Metrics,
     server,
 };
+use kube::client::ClientBuilder;
+
+/// How long the reconciles in flight at SIGTERM may take to end.
+const DRAIN: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +60,17 @@ struct RunArgs {
     /// Log filter, e.g. `info` or `info,eshop_operator=debug`.
     #[arg(long, env = "ESHOP_OPERATOR_LOG", default_value = "info")]
     log: String,
+    /// How long a candidate waits after the Lease last changed before it
+    /// takes over.
+    #[arg(long, env = "ESHOP_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+    /// How long the leader counts itself leader after its last successful
+    /// renewal started; shorter than the lease duration.
+    #[arg(long, env = "ESHOP_OPERATOR_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
+    renew_deadline: Duration,
+    /// How often the leader renews the Lease and candidates look at it.
+    #[arg(long, env = "ESHOP_OPERATOR_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
+    retry_period: Duration,
 }
 
 impl Default for RunArgs {
@@ -89,9 +107,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .init();
-    let client = kube::Client::try_default()
+    anyhow::ensure!(
+        args.renew_deadline < args.lease_duration,
+        "--renew-deadline ({:?}) must be shorter than --lease-duration ({:?}), or two leaders could overlap",
+        args.renew_deadline,
+        args.lease_duration
+    );
+    let config = kube::Config::infer()
         .await
-        .context("connecting to the Kubernetes API")?;
+        .context("finding the Kubernetes API")?;
+    let client =
+        kube::Client::try_from(config.clone()).context("connecting to the Kubernetes API")?;
     let metrics = Arc::new(Metrics::default());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -108,22 +134,29 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("eshop-operator-{}", std::process::id()));
     let elector = LeaderElector::new(
-        client.clone(),
+        client,
         LeaseSettings {
-            namespace: args.lease_namespace.clone(),
-            name: "eshop-operator".to_owned(),
-            identity,
-            lease_duration: Duration::from_secs(15),
-            renew_every: Duration::from_secs(5),
+            lease_duration: args.lease_duration,
+            renew_deadline: args.renew_deadline,
+            retry_period: args.retry_period,
+            ..LeaseSettings::new(
+                args.lease_namespace.clone(),
+                "eshop-operator".to_owned(),
+                identity,
+            )
         },
     );
     tokio::select! {
         () = elector.acquire() => {}
         () = shutdown_signal() => return Ok(()),
     }
+    let fenced = ClientBuilder::try_from(config)
+        .context("connecting to the Kubernetes API")?
+        .with_layer(&FenceLayer(elector.fence()))
+        .build();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(controller::run(
-        client,
+    let mut controller = tokio::spawn(controller::run(
+        fenced,
         Scope {
             namespace: args.namespace,
         },
@@ -135,15 +168,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let lost = tokio::select! {
         () = elector.keep() => true,
         () = shutdown_signal() => false,
+        result = &mut controller => {
+            result.context("the controller panicked")?;
+            false
+        }
     };
-    let _ = stop.send(());
     if lost {
         anyhow::bail!(
             "lost the leader Lease: exiting so as never to reconcile beside another leader"
         );
     }
-    controller.await.context("the controller panicked")?;
+    let _ = stop.send(());
+    if !controller.is_finished() && tokio::time::timeout(DRAIN, &mut controller).await.is_err() {
+        tracing::warn!("reconciles still running after {DRAIN:?}: stopping them");
+        controller.abort();
+    }
     elector.release().await;
+    tracing::info!("stopped, and released the Lease");
     Ok(())
 }
 

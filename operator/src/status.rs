@@ -1,14 +1,24 @@
 //! The `EShop`'s status, as kstatus and Argo CD read it: `observedGeneration`,
 //! the conditions `Ready`, `Reconciling` and `Stalled`, each component's
-//! ready and desired pods, and the shop's URL. It is set on the first visit,
-//! so a new shop never looks reconciled before it is, and written only when
-//! it changes, so a converged shop makes no write.
+//! ready and desired pods, and the shop's URL. A shop whose status does not
+//! describe its current generation gets a first one at the start of the
+//! reconcile ([`started`]), so a new or changed shop never looks reconciled
+//! before it is; a status is written only when it changes, so a converged
+//! shop makes no write.
 //!
+//! What the conditions say, in order of precedence:
+//!
+//! - `Stalled=True` when a person must act: a refused write, a missing
+//!   StorageClass or Secret, a Deployment past its progress deadline, a
+//!   volume that cannot grow or shrink, lost credentials. kstatus reads it as
+//!   Failed, Argo CD as Degraded.
+//! - `Reconciling=True` while a retry may still succeed (a conflict, a
+//!   timeout, a busy API server), while changes roll out, and while
+//!   `spec.paused` holds back a change: kstatus InProgress, Argo CD
+//!   Progressing (Suspended when paused).
 //! - `Ready=True` only when every Deployment is Available and rolled out and
 //!   every StatefulSet has its pods ready and updated, in a pass that had
 //!   nothing to change.
-//! - `Reconciling=True` while changes roll out.
-//! - `Stalled=True` when a reconcile failed; the reason is the error's label.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +34,8 @@ use kube::{
 use serde_json::json;
 
 use crate::{
-    build::{LABEL_COMPONENT, MANAGER, Shop},
+    apply,
+    build::{Children, LABEL_COMPONENT, MANAGER, Shop},
     controller::Context,
     crd::{ComponentStatus, EShop, EShopStatus},
     reconcile::{Applied, Error},
@@ -33,25 +44,151 @@ use crate::{
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
+/// The reason of every condition while `spec.paused` holds.
+pub const PAUSED: &str = "Paused";
 
-/// The status the shop should show.
+/// Something that keeps the shop from being Ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// CamelCase, the conditions' reason.
+    pub reason: &'static str,
+    pub message: String,
+    /// Whether a retry may fix it; if not, a person must act.
+    pub transient: bool,
+}
+
+/// What a reconcile saw and did, from which status is computed.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// `Kind/name` of every object written or deleted.
+    pub changes: Vec<String>,
+    pub deployments: Vec<Deployment>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub findings: Vec<Finding>,
+    /// While `spec.paused` holds: whether any child differs from the spec.
+    pub paused_with_changes: Option<bool>,
+}
+
+impl Observation {
+    /// After an apply.
+    pub fn applied(applied: Applied, findings: Vec<Finding>) -> Self {
+        Self {
+            changes: applied.changes,
+            deployments: applied.deployments,
+            stateful_sets: applied.stateful_sets,
+            findings,
+            paused_with_changes: None,
+        }
+    }
+
+    /// While paused: the children as the cache has them, and whether they
+    /// differ from `children`.
+    pub fn paused(
+        shop: &EShop,
+        context: &Context,
+        children: &Children,
+        findings: Vec<Finding>,
+    ) -> Self {
+        let mut observation = Self::from_cache(shop, context);
+        observation.findings = findings;
+        observation.paused_with_changes = Some(apply::differs(context, children));
+        observation
+    }
+
+    /// After a failure before anything was applied.
+    pub fn failed(shop: &EShop, context: &Context, error: &Error) -> Self {
+        let mut observation = Self::from_cache(shop, context);
+        observation.findings.push(error.finding());
+        observation
+    }
+
+    fn from_cache(shop: &EShop, context: &Context) -> Self {
+        Self {
+            deployments: apply::owned_by(shop, &context.caches.deployments)
+                .map(|object| (*object).clone())
+                .collect(),
+            stateful_sets: apply::owned_by(shop, &context.caches.stateful_sets)
+                .map(|object| (*object).clone())
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The first status of a generation: being reconciled.
+pub fn started(shop: &EShop, now: Timestamp) -> EShopStatus {
+    let generation = shop.metadata.generation;
+    let message = match generation {
+        Some(generation) => format!("applying generation {generation}"),
+        None => "applying the spec".to_owned(),
+    };
+    let previous = shop.status.as_ref();
+    let conditions = vec![
+        condition(shop, READY, false, "Progressing", message.clone(), now),
+        condition(shop, RECONCILING, true, "Progressing", message, now),
+        condition(
+            shop,
+            STALLED,
+            false,
+            "Progressing",
+            "no errors".to_owned(),
+            now,
+        ),
+    ];
+    EShopStatus {
+        observed_generation: generation,
+        conditions: keep_transition_times(previous, conditions),
+        components: previous
+            .map(|status| status.components.clone())
+            .unwrap_or_default(),
+        url: Shop::new(shop).ok().map(|shop| shop.url()),
+    }
+}
+
+fn condition(
+    shop: &EShop,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: String,
+    now: Timestamp,
+) -> Condition {
+    Condition {
+        type_: type_.to_owned(),
+        status: if status { "True" } else { "False" }.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        observed_generation: shop.metadata.generation,
+        last_transition_time: Time(now),
+    }
+}
+
+/// The status the shop should show after `observation`; conditions that
+/// keep their status keep their transition time from `previous`.
 pub fn compute(
     shop: &EShop,
-    applied: &Applied,
-    error: Option<&Error>,
+    previous: Option<&EShopStatus>,
+    observation: &Observation,
     now: Timestamp,
 ) -> EShopStatus {
-    let generation = shop.metadata.generation;
     let mut components = BTreeMap::new();
     let mut waiting = Vec::new();
-    for deployment in &applied.deployments {
+    let mut findings = observation.findings.clone();
+    for deployment in &observation.deployments {
         let (component, ready) = deployment_status(deployment);
         if !ready {
             waiting.push(component.0.clone());
         }
+        if let Some(message) = past_progress_deadline(deployment) {
+            findings.push(Finding {
+                reason: "ProgressDeadlineExceeded",
+                message,
+                transient: false,
+            });
+        }
         components.insert(component.0, component.1);
     }
-    for set in &applied.stateful_sets {
+    for set in &observation.stateful_sets {
         let (component, ready) = stateful_set_status(set);
         if !ready {
             waiting.push(component.0.clone());
@@ -59,43 +196,70 @@ pub fn compute(
         components.insert(component.0, component.1);
     }
     let url = Shop::new(shop).ok().map(|shop| shop.url());
-
-    let condition = |type_: &str, status: bool, reason: &str, message: String| Condition {
-        type_: type_.to_owned(),
-        status: if status { "True" } else { "False" }.to_owned(),
-        reason: reason.to_owned(),
-        message,
-        observed_generation: generation,
-        last_transition_time: Time(now),
+    let condition = |type_: &str, status: bool, reason: &str, message: String| {
+        condition(shop, type_, status, reason, message, now)
     };
-    let conditions = if let Some(error) = error {
+    let (blockers, transients): (Vec<&Finding>, Vec<&Finding>) =
+        findings.iter().partition(|finding| !finding.transient);
+    let joined = |findings: &[&Finding]| {
+        findings
+            .iter()
+            .map(|finding| finding.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let conditions = if let Some(first) = blockers.first() {
+        let message = joined(&blockers);
         vec![
-            condition(READY, false, error.label(), error.to_string()),
+            condition(READY, false, first.reason, message.clone()),
             condition(
                 RECONCILING,
                 false,
-                error.label(),
-                "the last reconcile failed".to_owned(),
+                first.reason,
+                "stopped until the problem is fixed".to_owned(),
             ),
-            condition(STALLED, true, error.label(), error.to_string()),
+            condition(STALLED, true, first.reason, message),
         ]
-    } else if shop.spec.paused {
-        let ready = waiting.is_empty();
-        let message = "spec.paused is true: changes are not applied".to_owned();
+    } else if let Some(first) = transients.first() {
+        let message = format!("retrying: {}", joined(&transients));
         vec![
-            condition(READY, ready, "Paused", waiting_message(&waiting, ready)),
-            condition(RECONCILING, false, "Paused", message),
+            condition(READY, false, first.reason, message.clone()),
+            condition(RECONCILING, true, first.reason, message),
             condition(
                 STALLED,
                 false,
-                "Paused",
+                first.reason,
+                "no problem a person must fix".to_owned(),
+            ),
+        ]
+    } else if let Some(pending) = observation.paused_with_changes {
+        let generation = shop.metadata.generation.unwrap_or_default();
+        let ready = !pending && waiting.is_empty();
+        let (ready_message, reconciling_message) = if pending {
+            let message = format!(
+                "spec.paused is true: generation {generation} is not applied until it is false"
+            );
+            (message.clone(), message)
+        } else {
+            (
+                waiting_message(&waiting, ready),
+                "spec.paused is true: changes are not applied".to_owned(),
+            )
+        };
+        vec![
+            condition(READY, ready, PAUSED, ready_message),
+            condition(RECONCILING, pending, PAUSED, reconciling_message),
+            condition(
+                STALLED,
+                false,
+                PAUSED,
                 "the operator is not applying changes".to_owned(),
             ),
         ]
-    } else if !applied.changes.is_empty() {
+    } else if !observation.changes.is_empty() {
         let message = format!(
             "applied {} changes; waiting for them to roll out",
-            applied.changes.len()
+            observation.changes.len()
         );
         vec![
             condition(READY, false, "Progressing", message.clone()),
@@ -121,13 +285,30 @@ pub fn compute(
             condition(STALLED, false, "Reconciled", "no errors".to_owned()),
         ]
     };
-    let conditions = keep_transition_times(shop.status.as_ref(), conditions);
     EShopStatus {
-        observed_generation: generation,
-        conditions,
+        observed_generation: shop.metadata.generation,
+        conditions: keep_transition_times(previous, conditions),
         components,
         url,
     }
+}
+
+/// Why a Deployment is past its progress deadline, if it is.
+fn past_progress_deadline(deployment: &Deployment) -> Option<String> {
+    let status = deployment.status.as_ref()?;
+    let current = status.observed_generation >= deployment.metadata.generation;
+    let condition = status.conditions.iter().flatten().find(|condition| {
+        condition.type_ == "Progressing"
+            && condition.status == "False"
+            && condition.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    })?;
+    current.then(|| {
+        format!(
+            "Deployment {} is past its progress deadline: {}",
+            deployment.name_any(),
+            condition.message.as_deref().unwrap_or("no progress")
+        )
+    })
 }
 
 fn waiting_message(waiting: &[String], ready: bool) -> String {
@@ -211,34 +392,69 @@ pub fn stateful_set_status(set: &StatefulSet) -> ((String, ComponentStatus), boo
     ((component(set.labels(), set.name_any()), pods), ready)
 }
 
-/// Whether `new` says something `old` does not.
-pub fn differs(old: Option<&EShopStatus>, new: &EShopStatus) -> bool {
-    old != Some(new)
+/// The status the API server has for the shop, as far as this reconcile
+/// knows: what the shop came with, then what it wrote.
+#[derive(Debug)]
+pub struct Reported {
+    last: Option<EShopStatus>,
+    generation: Option<i64>,
 }
 
-/// Writes `status` by server-side apply when it differs from the shop's.
-pub async fn write(context: &Context, shop: &EShop, status: EShopStatus) -> Result<(), Error> {
-    if !differs(shop.status.as_ref(), &status) {
-        return Ok(());
+impl Reported {
+    pub fn new(shop: &EShop) -> Self {
+        Self {
+            last: shop.status.clone(),
+            generation: shop.metadata.generation,
+        }
     }
-    let api = Api::<EShop>::namespaced(
-        context.client.clone(),
-        &shop.namespace().unwrap_or_default(),
-    );
-    let patch = json!({
-        "apiVersion": "eshop-operator.github.io/v1alpha1",
-        "kind": "EShop",
-        "status": status,
-    });
-    api.patch_status(
-        &shop.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::Status)?;
-    context.metrics.write();
-    Ok(())
+
+    /// Whether the status describes the shop's current generation.
+    pub fn describes_current_generation(&self) -> bool {
+        self.last.as_ref().is_some_and(|status| {
+            status.observed_generation == self.generation && !status.conditions.is_empty()
+        })
+    }
+
+    /// The status last reported, whose transition times a new one keeps.
+    pub fn last(&self) -> Option<&EShopStatus> {
+        self.last.as_ref()
+    }
+
+    /// Whether `status` says something the last one did not.
+    pub fn differs(&self, status: &EShopStatus) -> bool {
+        self.last.as_ref() != Some(status)
+    }
+
+    /// Writes `status` by server-side apply when it differs from the last.
+    pub async fn write(
+        &mut self,
+        context: &Context,
+        shop: &EShop,
+        status: EShopStatus,
+    ) -> Result<(), Error> {
+        if !self.differs(&status) {
+            return Ok(());
+        }
+        let api = Api::<EShop>::namespaced(
+            context.client.clone(),
+            &shop.namespace().unwrap_or_default(),
+        );
+        let patch = json!({
+            "apiVersion": "eshop-operator.github.io/v1alpha1",
+            "kind": "EShop",
+            "status": status,
+        });
+        api.patch_status(
+            &shop.name_any(),
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|source| Error::kube("writing the status", source))?;
+        context.metrics.write();
+        self.last = Some(status);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

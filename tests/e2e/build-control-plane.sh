@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the local control plane from the Go module proxy: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl and kwok (with its stage files).
+# Also builds eshop-judge (tests/e2e/judge), which tells the tests what kstatus
+# and Argo CD's Lua health check make of an EShop's status.
 #
 # Binaries go to $ESHOP_CACHE_DIR/control-plane/<component>-<version>/ (default
-# ~/.cache/eshop), never into the repository. A component whose directory
+# ~/.cache/eshop), never into the repository. The judge's <version> is a key
+# of its sources, so an edited judge is rebuilt. A component whose directory
 # exists is not rebuilt. Each component is built in a work directory and moved
 # into place when complete, so an interrupted build is never mistaken for a
 # finished one; its work directory is removed by the next run.
@@ -106,6 +109,21 @@ build_kwok() {
   chmod -R u+w "$out/stage"
 }
 
+judge=$here/judge
+# The first 12 hex digits of the sha256 of the judge's go.mod, go.sum and
+# main.go; judge_binary() in tests/e2e/src/builds.rs computes the same key.
+judge_key=$(cat "$judge/go.mod" "$judge/go.sum" "$judge/main.go" | sha256sum | cut -c1-12)
+
+build_judge() {
+  local out=$1 src=$2
+  cp "$judge/go.mod" "$judge/go.sum" "$judge/main.go" "$src/"
+  (
+    cd "$src"
+    go build -trimpath -ldflags "-s -w" -o "$out/eshop-judge" .
+  )
+}
+
 build_once "etcd-$ETCD_VERSION" build_etcd
 build_once "kwok-$KWOK_VERSION" build_kwok
 build_once "kubernetes-$KUBERNETES_VERSION" build_kubernetes
+build_once "judge-$judge_key" build_judge

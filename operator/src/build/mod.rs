@@ -366,7 +366,7 @@ fn store_stateful_set(
                 match_labels: Some(shop.selector(component)),
                 ..LabelSelector::default()
             },
-            persistent_volume_claim_retention_policy: Some(retention_policy(shop)),
+            persistent_volume_claim_retention_policy: Some(retention_policy()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(shop.labels(component)),
@@ -402,17 +402,14 @@ fn store_stateful_set(
 /// `data-<statefulset>-<ordinal>`.
 pub const DATA_VOLUME: &str = "data";
 
-/// Whether the StatefulSets' claims go when the EShop (and so the
-/// StatefulSet) is deleted; scaling down keeps them.
-fn retention_policy(
-    shop: &Shop<'_>,
-) -> k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
-    let when_deleted = match shop.spec().pvc_retention {
-        crate::crd::PvcRetention::Retain => "Retain",
-        crate::crd::PvcRetention::Delete => "Delete",
-    };
+/// The StatefulSets keep their claims whatever happens to them: a
+/// StatefulSet deleted by hand is recreated and finds its data.
+/// `pvcRetention: Delete` is done by making the shop an owner of the claims
+/// ([`crate::storage`]), so they go only with the shop.
+fn retention_policy() -> k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy
+{
     k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
-        when_deleted: Some(when_deleted.to_owned()),
+        when_deleted: Some("Retain".to_owned()),
         when_scaled: Some("Retain".to_owned()),
     }
 }
@@ -685,7 +682,11 @@ mod tests {
             .persistent_volume_claim_retention_policy
             .clone()
             .unwrap();
-        assert_eq!(retention.when_deleted.as_deref(), Some("Delete"));
+        assert_eq!(
+            retention.when_deleted.as_deref(),
+            Some("Retain"),
+            "pvcRetention: Delete is the shop's ownership of the claims, never the StatefulSet's"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Drift is repaired: children deleted or edited by hand come back as the
-//! operator wants them, and the generated Secrets keep their values
-//! through all of it, even when a Secret itself is deleted.
+//! operator wants them. A deleted token Secret is rotated: it comes back
+//! with a new value and the pods roll. A deleted store Secret stays, with
+//! its values, as long as the volume it opens exists.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,21 @@ async fn deleted_and_edited_children_come_back_and_secrets_keep_their_values() {
     let secrets = Api::<Secret>::namespaced(client.clone(), &namespace);
     let before = secret_values(&secrets).await;
     assert_eq!(before.len(), 4);
+    let digest = |deployment: &Deployment| {
+        deployment
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()["eshop-operator.github.io/config-digest"]
+            .clone()
+    };
+    let digest_before = digest(&deployments.get("shop-users").await.unwrap());
     let old_uids = (
         deployments.get("shop-cart").await.unwrap().uid(),
         services.get("shop-cart").await.unwrap().uid(),
@@ -70,6 +86,10 @@ async fn deleted_and_edited_children_come_back_and_secrets_keep_their_values() {
         .delete("shop-jwt", &DeleteParams::default())
         .await
         .unwrap();
+    secrets
+        .delete("shop-postgres", &DeleteParams::default())
+        .await
+        .unwrap();
     let deployment: Deployment = wait::until(
         &deployments,
         "shop-cart",
@@ -85,6 +105,25 @@ async fn deleted_and_edited_children_come_back_and_secrets_keep_their_values() {
     )
     .await;
     wait::until(&secrets, "shop-jwt", "a new Secret", recreated(old_uids.2)).await;
+    wait::until(
+        &deployments,
+        "shop-users",
+        "pods rolled with the new key",
+        |deployment: Option<&Deployment>| {
+            deployment.is_some_and(|deployment| digest(deployment) != digest_before)
+        },
+    )
+    .await;
+    let postgres = secrets.get("shop-postgres").await.unwrap();
+    assert!(
+        postgres.metadata.deletion_timestamp.is_some(),
+        "the store's Secret is being deleted"
+    );
+    assert_eq!(
+        postgres.data.as_ref(),
+        before.get("shop-postgres"),
+        "and held, with its values, while its volume exists"
+    );
     assert_eq!(deployment.spec.unwrap().replicas, Some(1));
 
     deployments
@@ -106,9 +145,12 @@ async fn deleted_and_edited_children_come_back_and_secrets_keep_their_values() {
     .await;
 
     until_ready(&shops, "shop").await;
-    assert_eq!(
-        secret_values(&secrets).await,
-        before,
-        "the generated values are unchanged"
+    let after = secret_values(&secrets).await;
+    assert_ne!(
+        after["shop-jwt"], before["shop-jwt"],
+        "the token key was rotated"
     );
+    for name in ["shop-postgres", "shop-redis", "shop-internal-token"] {
+        assert_eq!(after[name], before[name], "{name} is unchanged");
+    }
 }

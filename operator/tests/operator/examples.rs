@@ -48,13 +48,15 @@ where
             "{kind} {}",
             object.name_any()
         );
+        // Secrets are created once, the rest applied.
+        let operation = if kind == "Secret" { "Update" } else { "Apply" };
         assert!(
             object
                 .managed_fields()
                 .iter()
                 .any(|fields| fields.manager.as_deref() == Some("eshop-operator")
-                    && fields.operation.as_deref() == Some("Apply")),
-            "{kind} {} is applied by eshop-operator",
+                    && fields.operation.as_deref() == Some(operation)),
+            "{kind} {} is written by eshop-operator",
             object.name_any()
         );
     }

@@ -20,7 +20,8 @@ fn settings(namespace: &str, identity: &str) -> LeaseSettings {
         name: "eshop-operator".to_owned(),
         identity: identity.to_owned(),
         lease_duration: Duration::from_secs(2),
-        renew_every: Duration::from_millis(300),
+        renew_deadline: Duration::from_millis(1200),
+        retry_period: Duration::from_millis(300),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `paused` stops changes: while it is set, a new spec and a drifted child
-//! are left alone; when it is cleared, both are put right.
+//! are left alone, and the shop is not Ready for a generation it has not
+//! applied; when it is cleared, both are put right.
 
 use eshop_operator::crd::EShop;
 use eshop_testbed::wait;
@@ -56,7 +57,10 @@ async fn a_paused_shop_is_left_alone_until_it_is_resumed() {
         },
     )
     .await;
-    assert_eq!(condition(&shop, "Reconciling").unwrap().status, "False");
+    // The change is pending: not Ready for this generation, still to do.
+    assert_eq!(condition(&shop, "Reconciling").unwrap().status, "True");
+    assert_eq!(condition(&shop, "Ready").unwrap().status, "False");
+    assert_eq!(condition(&shop, "Stalled").unwrap().status, "False");
     assert_eq!(
         replicas(&deployments.get("shop-cart").await.unwrap()),
         Some(1),

@@ -2,12 +2,23 @@
 //! `tests/e2e/versions.env`, built by `tests/e2e/build-control-plane.sh` into
 //! `$ESHOP_CACHE_DIR/control-plane/<component>-<version>/` (default
 //! `~/.cache/eshop`). Both sides read the same file, so a version is pinned once.
+//! The same script builds `eshop-judge` from `tests/e2e/judge`, keyed by a
+//! digest of its sources that both sides compute.
 
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use crate::TestbedError;
 
 const VERSIONS: &str = include_str!("../versions.env");
+
+/// The judge's sources, in the order the build script hashes them.
+const JUDGE_SOURCES: [&[u8]; 3] = [
+    include_bytes!("../judge/go.mod"),
+    include_bytes!("../judge/go.sum"),
+    include_bytes!("../judge/main.go"),
+];
 
 /// The storage class that kwok's volume stages provision and bind.
 pub(crate) const KWOK_STORAGE_CLASS: &str = "kwok-volume";
@@ -90,6 +101,33 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
+/// `eshop-judge`, which says what kstatus (as Flux reads status) and Argo CD's
+/// Lua health check make of an `EShop` (see `tests/e2e/judge/main.go`).
+///
+/// It is `$ESHOP_CACHE_DIR/control-plane/judge-<key>/eshop-judge`, where the
+/// key is the first 12 hex digits of the sha256 of the judge's `go.mod`,
+/// `go.sum` and `main.go`: after an edit of the judge, this path exists only
+/// once `tests/e2e/build-control-plane.sh` has rebuilt it.
+pub fn judge_binary() -> PathBuf {
+    cache_dir()
+        .join("control-plane")
+        .join(format!("judge-{}", judge_key()))
+        .join("eshop-judge")
+}
+
+/// What `build-control-plane.sh` computes with
+/// `cat go.mod go.sum main.go | sha256sum | cut -c1-12`.
+fn judge_key() -> String {
+    let mut hasher = Sha256::new();
+    for source in JUDGE_SOURCES {
+        hasher.update(source);
+    }
+    hasher.finalize()[..6]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 fn pinned(name: &str) -> &'static str {
     VERSIONS
         .lines()
@@ -111,5 +149,16 @@ mod tests {
                 "{name}={version} is not a vMAJOR.MINOR.PATCH release"
             );
         }
+    }
+
+    #[test]
+    fn the_judge_key_is_twelve_lowercase_hex_digits() {
+        let key = judge_key();
+        assert_eq!(key.len(), 12, "{key}");
+        assert!(
+            key.bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')),
+            "{key} is not lowercase hexadecimal"
+        );
     }
 }

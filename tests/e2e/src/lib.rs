@@ -26,6 +26,9 @@
 //! [`shopper`] is a customer of a running shop, through its public API: the
 //! image tests and the kind end to end run (`tests/e2e/kind-e2e`) check out
 //! with it.
+//!
+//! [`judge_binary`] locates `eshop-judge`, which says what kstatus and
+//! Argo CD's Lua health check make of an `EShop`'s status.
 
 mod builds;
 mod error;
@@ -35,7 +38,7 @@ pub mod shopper;
 mod testbed;
 pub mod wait;
 
-pub use builds::cache_dir;
+pub use builds::{cache_dir, judge_binary};
 pub use error::TestbedError;
 pub use testbed::Testbed;
 
