@@ -202,11 +202,13 @@ pub fn compute(
     let (blockers, transients): (Vec<&Finding>, Vec<&Finding>) =
         findings.iter().partition(|finding| !finding.transient);
     let joined = |findings: &[&Finding]| {
-        findings
-            .iter()
-            .map(|finding| finding.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
+        let mut messages: Vec<&str> = Vec::new();
+        for finding in findings {
+            if !messages.contains(&finding.message.as_str()) {
+                messages.push(&finding.message);
+            }
+        }
+        messages.join("; ")
     };
     let conditions = if let Some(first) = blockers.first() {
         let message = joined(&blockers);

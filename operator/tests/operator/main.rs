@@ -11,6 +11,8 @@ mod deletion;
 mod drift;
 mod examples;
 mod leader;
+mod life_stages;
+mod many;
 mod paused;
 mod rbac;
 mod restart;

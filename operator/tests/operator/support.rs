@@ -17,7 +17,7 @@ use eshop_operator::{
     crdgen,
     metrics::Metrics,
 };
-use eshop_testbed::{STORAGE_CLASS, Testbed, wait};
+use eshop_testbed::{STORAGE_CLASS, Testbed, judge_binary, wait};
 use k8s_openapi::{
     api::{core::v1::Namespace, storage::v1::StorageClass},
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
@@ -35,42 +35,52 @@ use tokio::{sync::OnceCell, task::JoinHandle};
 /// The field manager of what the tests apply, as a user's kubectl would.
 pub(crate) const USER: &str = "kubectl";
 
-/// The testbed, with the CRD installed and established.
+/// The testbed, with the CRD installed and established and kwok's
+/// StorageClass as the default one.
 pub(crate) async fn testbed() -> &'static Testbed {
     static READY: OnceCell<()> = OnceCell::const_new();
     let testbed = Testbed::shared().await;
     READY
         .get_or_init(|| async {
-            let client = testbed.client();
-            let crds = Api::<CustomResourceDefinition>::all(client.clone());
-            crds.patch(
-                "eshops.eshop-operator.github.io",
-                &PatchParams::apply(USER),
-                &Patch::Apply(crdgen::crd()),
-            )
-            .await
-            .expect("installing the CRD");
-            wait::until(
-                &crds,
-                "eshops.eshop-operator.github.io",
-                "Established",
-                conditions::is_crd_established(),
-            )
-            .await;
+            install_crd(testbed).await;
             // The minimal example names no StorageClass: make kwok's the default.
-            Api::<StorageClass>::all(client)
-                .patch(
-                    STORAGE_CLASS,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"metadata": {"annotations": {
-                        "storageclass.kubernetes.io/is-default-class": "true"
-                    }}})),
-                )
-                .await
-                .expect("making kwok's StorageClass the default");
+            set_default_storage_class(testbed, true).await;
         })
         .await;
     testbed
+}
+
+/// Installs the CRD and waits until it is established.
+pub(crate) async fn install_crd(testbed: &Testbed) {
+    let crds = Api::<CustomResourceDefinition>::all(testbed.client());
+    crds.patch(
+        "eshops.eshop-operator.github.io",
+        &PatchParams::apply(USER),
+        &Patch::Apply(crdgen::crd()),
+    )
+    .await
+    .expect("installing the CRD");
+    wait::until(
+        &crds,
+        "eshops.eshop-operator.github.io",
+        "Established",
+        conditions::is_crd_established(),
+    )
+    .await;
+}
+
+/// Makes kwok's StorageClass the cluster's default, or not.
+pub(crate) async fn set_default_storage_class(testbed: &Testbed, default: bool) {
+    Api::<StorageClass>::all(testbed.client())
+        .patch(
+            STORAGE_CLASS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {
+                "storageclass.kubernetes.io/is-default-class": default.to_string()
+            }}})),
+        )
+        .await
+        .expect("marking kwok's StorageClass");
 }
 
 /// A new namespace that enforces the restricted Pod Security Standard.
@@ -112,9 +122,35 @@ impl Writes {
     }
 }
 
-/// A tower layer that records every request that is not a read.
+/// Writes to fail on purpose, as a flaky network or a busy API server
+/// would: while on, each write whose path contains the fragment fails
+/// before it leaves the client.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Faults(Arc<Mutex<Option<String>>>);
+
+impl Faults {
+    /// Fails the writes whose path contains `fragment`.
+    pub(crate) fn fail_writes_to(&self, fragment: &str) {
+        *self.0.lock().unwrap() = Some(fragment.to_owned());
+    }
+
+    pub(crate) fn stop(&self) {
+        *self.0.lock().unwrap() = None;
+    }
+
+    fn fails(&self, path: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .as_deref()
+            .is_some_and(|fragment| path.contains(fragment))
+    }
+}
+
+/// A tower layer that records every request that is not a read, and fails
+/// those that [`Faults`] says to.
 #[derive(Debug, Clone)]
-struct CountWrites(Writes);
+struct CountWrites(Writes, Faults);
 
 impl<S> tower::Layer<S> for CountWrites {
     type Service = Counted<S>;
@@ -123,6 +159,7 @@ impl<S> tower::Layer<S> for CountWrites {
         Counted {
             inner,
             writes: self.0.clone(),
+            faults: self.1.clone(),
         }
     }
 }
@@ -131,38 +168,50 @@ impl<S> tower::Layer<S> for CountWrites {
 struct Counted<S> {
     inner: S,
     writes: Writes,
+    faults: Faults,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for Counted<S>
 where
     S: tower::Service<http::Request<B>>,
+    S::Response: Send + 'static,
+    S::Error: Into<tower::BoxError>,
+    S::Future: Send + 'static,
 {
     type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
+    type Error = tower::BoxError;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, tower::BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if request.method() != http::Method::GET {
-            self.writes.0.lock().unwrap().push(format!(
-                "{} {}",
-                request.method(),
-                request.uri().path()
-            ));
+            let path = request.uri().path().to_owned();
+            self.writes
+                .0
+                .lock()
+                .unwrap()
+                .push(format!("{} {path}", request.method()));
+            if self.faults.fails(&path) {
+                return Box::pin(std::future::ready(Err(
+                    "injected fault: connection reset by peer".into(),
+                )));
+            }
         }
-        self.inner.call(request)
+        let response = self.inner.call(request);
+        Box::pin(async move { response.await.map_err(Into::into) })
     }
 }
 
-/// A client for `config` that records its writes.
-pub(crate) fn counting_client(config: Config) -> (Client, Writes) {
+/// A client for `config` that records its writes and fails those `faults`
+/// says to.
+pub(crate) fn counting_client(config: Config, faults: Faults) -> (Client, Writes) {
     let writes = Writes::default();
     let client = ClientBuilder::try_from(config)
         .expect("a client for the testbed")
-        .with_layer(&CountWrites(writes.clone()))
+        .with_layer(&CountWrites(writes.clone(), faults))
         .build();
     (client, writes)
 }
@@ -183,7 +232,13 @@ impl Operator {
 
     /// Starts the controller with the credentials in `config`.
     pub(crate) fn start_with(config: Config, namespace: &str) -> Self {
-        let (client, writes) = counting_client(config);
+        Self::start_with_faults(config, namespace, Faults::default())
+    }
+
+    /// Starts the controller with the credentials in `config`, failing the
+    /// writes `faults` says to.
+    pub(crate) fn start_with_faults(config: Config, namespace: &str, faults: Faults) -> Self {
+        let (client, writes) = counting_client(config, faults);
         let metrics = Arc::new(Metrics::default());
         let task = tokio::spawn(controller::run(
             client,
@@ -202,10 +257,16 @@ impl Operator {
 
     /// How many reconciles have finished.
     pub(crate) fn reconciles_finished(&self) -> u64 {
+        self.metric("eshop_operator_reconcile_duration_seconds_count")
+    }
+
+    /// A counter of the operator's metrics, by its name and labels as
+    /// Prometheus' text format writes them; 0 when absent.
+    pub(crate) fn metric(&self, series: &str) -> u64 {
         self.metrics
             .encode()
             .lines()
-            .find_map(|line| line.strip_prefix("eshop_operator_reconcile_duration_seconds_count "))
+            .find_map(|line| line.strip_prefix(&format!("{series} ")))
             .and_then(|count| count.trim().parse().ok())
             .unwrap_or(0)
     }
@@ -332,4 +393,219 @@ pub(crate) async fn patch_spec(api: &Api<EShop>, name: &str, spec: Value) -> ESh
     )
     .await
     .expect("patching the spec")
+}
+
+/// What outside tools make of a shop's status: kstatus (as Flux reads it)
+/// and Argo CD's Lua health check, run by `eshop-judge`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct Judgement {
+    pub(crate) kstatus: Verdict,
+    pub(crate) argo: Verdict,
+}
+
+/// One tool's status and message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct Verdict {
+    pub(crate) status: String,
+    pub(crate) message: String,
+}
+
+/// Judges `shop` as it is (or its absence).
+pub(crate) fn judge(shop: Option<&EShop>) -> Judgement {
+    use std::io::Write;
+    let binary = judge_binary();
+    let mut child = std::process::Command::new(&binary)
+        .arg(repo_path(
+            "deploy/argocd/eshop-operator.github.io/EShop/health.lua",
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!(
+                "running {} (built by tests/e2e/build-control-plane.sh): {error}",
+                binary.display()
+            )
+        });
+    let input = serde_json::to_vec(&shop).expect("an EShop serializes");
+    child
+        .stdin
+        .take()
+        .expect("a piped stdin")
+        .write_all(&input)
+        .expect("writing to the judge");
+    let output = child.wait_with_output().expect("the judge runs");
+    assert!(
+        output.status.success(),
+        "the judge failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the judge prints its verdicts as JSON")
+}
+
+/// The operator's binary running as a process against the testbed, killed
+/// when dropped.
+#[derive(Debug)]
+pub(crate) struct OperatorProcess {
+    child: tokio::process::Child,
+    pid: nix::unistd::Pid,
+    metrics_port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl OperatorProcess {
+    /// Starts `eshop-operator run` with `kubeconfig`, as `identity`, holding
+    /// its Lease in `lease_namespace`, with `extra` arguments.
+    pub(crate) fn start(
+        kubeconfig: &Path,
+        identity: &str,
+        lease_namespace: &str,
+        extra: &[&str],
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("a directory for the operator's log");
+        let log = dir.path().join("operator.log");
+        let out = std::fs::File::create(&log).expect("creating the log");
+        let err = out.try_clone().expect("sharing the log");
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eshop-operator"))
+            .arg("run")
+            .args(["--listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--lease-namespace", lease_namespace])
+            .args(["--identity", identity])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("ESHOP_OPERATOR_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting eshop-operator");
+        let pid = nix::unistd::Pid::from_raw(
+            i32::try_from(child.id().expect("a running child")).expect("a pid fits in i32"),
+        );
+        Self {
+            child,
+            pid,
+            metrics_port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// Sends `signal` to the process.
+    pub(crate) fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid, signal).expect("signalling the operator");
+    }
+
+    /// Waits at most `within` for the process to exit; its exit status.
+    pub(crate) async fn exited_within(
+        &mut self,
+        within: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .map(|status| status.expect("waiting for the operator"))
+    }
+
+    /// What the operator logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A counter or gauge from `/metrics`, 0 when absent or unreachable.
+    pub(crate) async fn metric(&self, name: &str) -> f64 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await
+        else {
+            return 0.0;
+        };
+        let request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        let mut response = String::new();
+        if stream.write_all(request.as_bytes()).await.is_err()
+            || stream.read_to_string(&mut response).await.is_err()
+        {
+            return 0.0;
+        }
+        response
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+/// A kubeconfig for the testbed that authenticates as the ServiceAccount
+/// `name` of `namespace`, bound to `cluster_role`, written to `path`.
+pub(crate) async fn service_account_kubeconfig(
+    testbed: &Testbed,
+    namespace: &str,
+    name: &str,
+    cluster_role: &str,
+    path: &Path,
+) {
+    use k8s_openapi::api::{
+        authentication::v1::{TokenRequest, TokenRequestSpec},
+        core::v1::ServiceAccount,
+        rbac::v1::{ClusterRoleBinding, RoleRef, Subject},
+    };
+    let client = testbed.client();
+    let accounts = Api::<ServiceAccount>::namespaced(client.clone(), namespace);
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("a ServiceAccount");
+    accounts
+        .create(&kube::api::PostParams::default(), &account)
+        .await
+        .expect("creating the ServiceAccount");
+    let binding = ClusterRoleBinding {
+        metadata: kube::api::ObjectMeta {
+            name: Some(format!("{namespace}-{name}")),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: cluster_role.to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: name.to_owned(),
+            namespace: Some(namespace.to_owned()),
+            ..Default::default()
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&kube::api::PostParams::default(), &binding)
+        .await
+        .expect("binding the ServiceAccount");
+    let token = accounts
+        .create_token_request(
+            name,
+            &kube::api::PostParams::default(),
+            &TokenRequest {
+                spec: TokenRequestSpec {
+                    audiences: vec![],
+                    expiration_seconds: Some(3600),
+                    ..TokenRequestSpec::default()
+                },
+                ..TokenRequest::default()
+            },
+        )
+        .await
+        .expect("a token of the ServiceAccount")
+        .status
+        .expect("a token")
+        .token;
+    let mut kubeconfig: Value = serde_json::from_str(
+        &std::fs::read_to_string(testbed.kubeconfig()).expect("reading the admin kubeconfig"),
+    )
+    .expect("the testbed's kubeconfig is JSON");
+    kubeconfig["users"][0]["user"] = json!({"token": token});
+    std::fs::write(path, kubeconfig.to_string()).expect("writing the kubeconfig");
 }

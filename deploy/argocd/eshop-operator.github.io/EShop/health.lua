@@ -17,6 +17,13 @@ for _, condition in ipairs(obj.status.conditions) do
   conditions[condition.type] = condition
 end
 
+local reconciling = conditions["Reconciling"]
+if reconciling ~= nil and reconciling.reason == "Paused" then
+  hs.status = "Suspended"
+  hs.message = reconciling.message or "spec.paused is true"
+  return hs
+end
+
 local stalled = conditions["Stalled"]
 if stalled ~= nil and stalled.status == "True" then
   hs.status = "Degraded"
@@ -24,7 +31,6 @@ if stalled ~= nil and stalled.status == "True" then
   return hs
 end
 
-local reconciling = conditions["Reconciling"]
 if reconciling ~= nil and reconciling.status == "True" then
   hs.message = reconciling.message or reconciling.reason
   return hs
