@@ -24,7 +24,10 @@
 //!   store is left.
 
 use futures::{StreamExt, channel::mpsc::UnboundedReceiver};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::{
+    api::core::v1::{PersistentVolumeClaim, Secret},
+    apimachinery::pkg::apis::meta::v1::OwnerReference,
+};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{ListParams, Patch, PatchParams, PostParams},
@@ -203,11 +206,13 @@ pub async fn create_missing(
     Ok(())
 }
 
-/// Makes each store's Secret owned by the store's claims (besides the shop)
-/// and protected by [`FINALIZER`].
+/// Makes each store's Secret carry the operator's labels, be owned by the
+/// store's claims (besides the shop) and be protected by [`FINALIZER`]. A
+/// Secret restored by hand, without labels, is adopted so.
 pub async fn bind_to_volumes(
     shop: &EShop,
     context: &Context,
+    desired: &[Secret],
     credentials: &ShopCredentials,
     applied: &mut Applied,
 ) {
@@ -216,45 +221,43 @@ pub async fn bind_to_volumes(
         return;
     };
     for component in STORE_SECRETS {
+        let name = format!("{}-{component}", shop.name_any());
+        let Some(wanted) = desired.iter().find(|secret| secret.name_any() == name) else {
+            continue;
+        };
         if credentials.missing.contains(&component) {
             continue;
         }
-        let name = format!("{}-{component}", shop.name_any());
-        let Some(cached) = context
-            .caches
-            .secrets
-            .get(&ObjectRef::new(&name).within(&namespace))
-        else {
-            continue;
-        };
         let mut owners = vec![shop_owner.clone()];
         if component != postgres::COMPONENT || shop.spec.database.mode == DatabaseMode::InCluster {
             owners.extend(
                 store_claims(shop, &context.caches.claims, component).filter_map(|claim| {
-                    Some(
-                        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                            api_version: "v1".to_owned(),
-                            kind: "PersistentVolumeClaim".to_owned(),
-                            name: claim.name_any(),
-                            uid: claim.uid()?,
-                            ..Default::default()
-                        },
-                    )
+                    Some(OwnerReference {
+                        api_version: "v1".to_owned(),
+                        kind: "PersistentVolumeClaim".to_owned(),
+                        name: claim.name_any(),
+                        uid: claim.uid()?,
+                        ..OwnerReference::default()
+                    })
                 }),
             );
         }
-        let has_owners = owners.iter().all(|owner| {
-            cached
-                .owner_references()
-                .iter()
-                .any(|present| present.uid == owner.uid)
-        });
-        if has_owners
-            && cached
+        let cached = context
+            .caches
+            .secrets
+            .get(&ObjectRef::new(&name).within(&namespace));
+        let bound = cached.as_ref().is_some_and(|cached| {
+            owners.iter().all(|owner| {
+                cached
+                    .owner_references()
+                    .iter()
+                    .any(|present| present.uid == owner.uid)
+            }) && cached
                 .finalizers()
                 .iter()
                 .any(|finalizer| finalizer == FINALIZER)
-        {
+        });
+        if bound {
             continue;
         }
         let patch = json!({
@@ -262,11 +265,12 @@ pub async fn bind_to_volumes(
             "kind": "Secret",
             "metadata": {
                 "name": name,
+                "labels": wanted.labels(),
                 "ownerReferences": owners,
                 "finalizers": [FINALIZER],
             },
         });
-        let result = apply::api(context, &*cached)
+        let result = apply::api(context, wanted)
             .patch(&name, &apply::apply_params(), &Patch::Apply(&patch))
             .await;
         match result {

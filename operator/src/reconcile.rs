@@ -191,7 +191,8 @@ async fn converge(shop: &EShop, context: &Context) -> Result<Observation, Error>
     let mut applied = apply::children(shop, context, &children, &credentials).await;
     let volumes = storage::reconcile_claims(shop, context, &credentials, &mut applied).await;
     findings.extend(volumes);
-    credentials::bind_to_volumes(shop, context, &credentials, &mut applied).await;
+    credentials::bind_to_volumes(shop, context, &children.secrets, &credentials, &mut applied)
+        .await;
     findings.extend(applied.errors.iter().map(Error::finding));
     Ok(Observation::applied(applied, findings))
 }

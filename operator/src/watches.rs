@@ -37,7 +37,7 @@ use kube::{
 use tokio::task::JoinSet;
 
 use crate::{
-    build::{LABEL_INSTANCE, MANAGED_SELECTOR},
+    build::{LABEL_INSTANCE, MANAGED_SELECTOR, secrets},
     controller::{Caches, Scope},
     crd::EShop,
     reconcile::Child,
@@ -202,20 +202,30 @@ fn storage_classes(
     reader
 }
 
-/// The names of the Secrets `shop`'s spec refers to.
-pub fn referenced_secret_names(shop: &EShop) -> impl Iterator<Item = &str> {
+/// The names of the Secrets `shop` depends on: those its spec refers to,
+/// and its own generated ones (which a person may restore without the
+/// operator's labels).
+pub fn referenced_secret_names(shop: &EShop) -> impl Iterator<Item = String> + '_ {
     let spec = &shop.spec;
+    let generated = [
+        secrets::POSTGRES,
+        secrets::REDIS,
+        secrets::JWT,
+        secrets::INTERNAL_TOKEN,
+    ]
+    .map(|suffix| format!("{}-{suffix}", shop.name_any()));
     spec.database
         .external_secret_ref
         .iter()
-        .map(|reference| reference.name.as_str())
-        .chain(spec.ingress.tls_secret_name.as_deref())
+        .map(|reference| reference.name.clone())
+        .chain(spec.ingress.tls_secret_name.clone())
         .chain(
             spec.image
                 .pull_secrets
                 .iter()
-                .map(|secret| secret.name.as_str()),
+                .map(|secret| secret.name.clone()),
         )
+        .chain(generated)
 }
 
 /// Every Secret's metadata, not cached: a Secret that appears, changes or

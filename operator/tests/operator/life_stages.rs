@@ -503,3 +503,32 @@ async fn deleted() {
         "Missing",
     );
 }
+
+#[tokio::test]
+async fn a_volume_growth_that_cannot_happen_is_failed_and_can_be_undone() {
+    let testbed = testbed().await;
+    let namespace = namespace(testbed, "stage-growth").await;
+    let client = testbed.client();
+    // On this control plane kwok's class does not allow expansion.
+    Api::<StorageClass>::all(client.clone())
+        .patch(
+            STORAGE_CLASS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"allowVolumeExpansion": false})),
+        )
+        .await
+        .unwrap();
+    let _operator = Operator::start(testbed, &namespace).await;
+    create_shop(&client, &namespace, json!({})).await;
+    let shops = Api::<EShop>::namespaced(client.clone(), &namespace);
+    until_ready(&shops, "shop").await;
+    patch_spec(&shops, "shop", json!({"redis": {"storage": {"size": "2Gi"}}})).await;
+    let stalled = until_status(&shops, "VolumeExpansionNotAllowed", |shop| {
+        has(shop, "Stalled", "True", "VolumeExpansionNotAllowed")
+    })
+    .await;
+    assert_judged("volume cannot grow", Some(&stalled), "Failed", "Degraded");
+    patch_spec(&shops, "shop", json!({"redis": {"storage": {"size": "1024Mi"}}})).await;
+    let undone = until_ready(&shops, "shop").await;
+    assert_judged("growth undone", Some(&undone), "Current", "Healthy");
+}

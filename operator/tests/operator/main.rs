@@ -7,8 +7,10 @@ mod support;
 
 mod argocd;
 mod changes;
+mod credentials;
 mod deletion;
 mod drift;
+mod edits;
 mod examples;
 mod leader;
 mod life_stages;
