@@ -76,3 +76,125 @@ async fn only_one_replica_leads_and_another_takes_over_when_it_stops() {
     assert_eq!(holder(&lease), Some("second"));
     assert_eq!(lease.spec.unwrap().lease_transitions, Some(1));
 }
+
+/// The write requests the API server audited from `user` at or after
+/// `since`: method and path, with the time they were received.
+fn audited_writes(
+    audit_log: &std::path::Path,
+    user: &str,
+    since: k8s_openapi::jiff::Timestamp,
+) -> Vec<String> {
+    let log = std::fs::read_to_string(audit_log).expect("reading the audit log");
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["user"]["username"] == user && event["stage"] == "ResponseComplete")
+        .filter(|event| {
+            event["requestReceivedTimestamp"]
+                .as_str()
+                .and_then(|time| time.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .is_some_and(|time| time >= since)
+        })
+        .map(|event| {
+            format!(
+                "{} {} {} at {}",
+                event["verb"],
+                event["requestURI"],
+                event["responseStatus"]["code"],
+                event["requestReceivedTimestamp"]
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_leader_paused_past_its_lease_writes_nothing_once_another_took_over() {
+    use std::time::Duration;
+
+    use eshop_operator::crd::EShop;
+    use nix::sys::signal::Signal;
+    use serde_json::json;
+
+    use crate::support::{
+        OperatorProcess, apply_minimal, patch_spec, service_account_kubeconfig, until_ready,
+    };
+
+    let testbed = testbed().await;
+    let namespace = namespace(testbed, "stalled-leader").await;
+    let client = testbed.client();
+    let dir = tempfile::tempdir().unwrap();
+    let mut kubeconfigs = Vec::new();
+    for replica in ["replica-a", "replica-b"] {
+        let path = dir.path().join(format!("{replica}.kubeconfig"));
+        service_account_kubeconfig(testbed, &namespace, replica, "cluster-admin", &path).await;
+        kubeconfigs.push(path);
+    }
+    let args = [
+        "--namespace",
+        &namespace,
+        "--lease-duration",
+        "4s",
+        "--renew-deadline",
+        "2500ms",
+        "--retry-period",
+        "500ms",
+    ];
+    let mut first = OperatorProcess::start(&kubeconfigs[0], "replica-a", &namespace, &args);
+    let leases = Api::<Lease>::namespaced(client.clone(), &namespace);
+    wait::until(
+        &leases,
+        "eshop-operator",
+        "replica-a leading",
+        |lease: Option<&Lease>| lease.and_then(holder) == Some("replica-a"),
+    )
+    .await;
+    apply_minimal(&client, &namespace, "shop").await;
+    let shops = Api::<EShop>::namespaced(client.clone(), &namespace);
+    until_ready(&shops, "shop").await;
+    let second = OperatorProcess::start(&kubeconfigs[1], "replica-b", &namespace, &args);
+
+    // A change that takes the leader many writes, and the leader stopped
+    // in the middle of them.
+    patch_spec(&shops, "shop", json!({"image": {"tag": "0.9.0"}})).await;
+    first.signal(Signal::SIGSTOP);
+    let lease = wait::until(
+        &leases,
+        "eshop-operator",
+        "replica-b taking over",
+        |lease: Option<&Lease>| lease.and_then(holder) == Some("replica-b"),
+    )
+    .await;
+    let taken_over = lease.spec.unwrap().acquire_time.unwrap().0;
+    // The new leader stops too, and the shop drifts while neither runs:
+    // the old one, resumed, has every reason to write.
+    second.signal(Signal::SIGSTOP);
+    patch_spec(
+        &shops,
+        "shop",
+        json!({"services": {"cart": {"replicas": 2}}}),
+    )
+    .await;
+    first.signal(Signal::SIGCONT);
+    let status = first
+        .exited_within(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("the old leader did not exit; log:\n{}", first.log()));
+    second.signal(Signal::SIGCONT);
+    until_ready(&shops, "shop").await;
+
+    let user = |replica: &str| format!("system:serviceaccount:{namespace}:{replica}");
+    let stale = audited_writes(&testbed.audit_log(), &user("replica-a"), taken_over);
+    let refused = first
+        .log()
+        .matches("no longer holds the leader Lease")
+        .count();
+    let by_new_leader = audited_writes(&testbed.audit_log(), &user("replica-b"), taken_over);
+    eprintln!(
+        "stalled leader: exited with {status} after resuming; {refused} of its writes refused by its fence; \
+         {} writes reached the API server after the takeover ({stale:?}); the new leader made {}",
+        stale.len(),
+        by_new_leader.len()
+    );
+    assert!(!status.success(), "it exits for having lost the Lease");
+    assert_eq!(stale, Vec::<String>::new(), "no write after the takeover");
+    assert!(!by_new_leader.is_empty(), "the new leader did the work");
+}

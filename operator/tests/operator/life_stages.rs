@@ -522,13 +522,23 @@ async fn a_volume_growth_that_cannot_happen_is_failed_and_can_be_undone() {
     create_shop(&client, &namespace, json!({})).await;
     let shops = Api::<EShop>::namespaced(client.clone(), &namespace);
     until_ready(&shops, "shop").await;
-    patch_spec(&shops, "shop", json!({"redis": {"storage": {"size": "2Gi"}}})).await;
+    patch_spec(
+        &shops,
+        "shop",
+        json!({"redis": {"storage": {"size": "2Gi"}}}),
+    )
+    .await;
     let stalled = until_status(&shops, "VolumeExpansionNotAllowed", |shop| {
         has(shop, "Stalled", "True", "VolumeExpansionNotAllowed")
     })
     .await;
     assert_judged("volume cannot grow", Some(&stalled), "Failed", "Degraded");
-    patch_spec(&shops, "shop", json!({"redis": {"storage": {"size": "1024Mi"}}})).await;
+    patch_spec(
+        &shops,
+        "shop",
+        json!({"redis": {"storage": {"size": "1024Mi"}}}),
+    )
+    .await;
     let undone = until_ready(&shops, "shop").await;
     assert_judged("growth undone", Some(&undone), "Current", "Healthy");
 }

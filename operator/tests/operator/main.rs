@@ -16,6 +16,7 @@ mod leader;
 mod life_stages;
 mod many;
 mod paused;
+mod randomized;
 mod rbac;
 mod restart;
 mod resync;

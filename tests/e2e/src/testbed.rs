@@ -5,7 +5,8 @@
 //! starts kube-controller-manager, kube-scheduler and kwok, creates the kwok
 //! storage class and a node, and waits until the node is Ready and the
 //! controller manager has created the `default` service account. Dropping the
-//! `Testbed` kills the processes and removes the directory.
+//! `Testbed` kills the processes and removes the directory. The API server
+//! audits every write request to [`Testbed::audit_log`].
 
 use std::{
     ffi::OsString,
@@ -43,6 +44,19 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const START_ATTEMPTS: u32 = 3;
 /// The fake node that kwok keeps Ready.
 const NODE_NAME: &str = "kwok-node-0";
+/// The API server's audit log, in the testbed's directory.
+const AUDIT_LOG: &str = "logs/audit.log";
+/// Every write request is audited (who, what, when, with what outcome);
+/// reads are not.
+const AUDIT_POLICY: &str = "\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+";
 
 /// A running control plane: etcd, kube-apiserver, kube-controller-manager,
 /// kube-scheduler and kwok, as local processes on loopback ports.
@@ -109,6 +123,11 @@ impl Testbed {
     /// The testbed's temporary directory: keys, etcd data and logs.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The API server's audit log: one JSON event per write request.
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.path().join(AUDIT_LOG)
     }
 
     /// How long the start took, from nothing to ready for workloads.
@@ -319,7 +338,12 @@ impl TestbedFiles {
             ("service-account.key", &pki.service_account_key_pem),
             ("service-account.pub", &pki.service_account_public_pem),
         ];
-        for (name, contents) in files {
+        let policy = ("audit-policy.yaml", AUDIT_POLICY.as_bytes());
+        for (name, contents) in files
+            .iter()
+            .map(|(name, contents)| (*name, contents.as_bytes()))
+            .chain([policy])
+        {
             std::fs::write(dir.join(name), contents)
                 .map_err(|source| TestbedError::io("writing keys", source))?;
         }
@@ -428,6 +452,9 @@ fn apiserver_args(files: &TestbedFiles, etcd_port: u16, port: u16) -> Vec<OsStri
         "--allow-privileged=true".to_owned(),
         "--endpoint-reconciler-type=none".to_owned(),
         "--profiling=false".to_owned(),
+        format!("--audit-policy-file={}", files.path("audit-policy.yaml")),
+        format!("--audit-log-path={}", files.path(AUDIT_LOG)),
+        "--audit-log-format=json".to_owned(),
     ])
 }
 
