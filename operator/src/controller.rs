@@ -97,14 +97,16 @@ impl Backoff {
     }
 
     /// How many shops are backing off now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.failures
             .lock()
             .expect("the lock is never poisoned")
             .len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
@@ -211,6 +213,23 @@ fn error_policy(shop: Arc<EShop>, error: &Error, context: Arc<Context>) -> Actio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoffs_of_shops_that_are_gone_are_forgotten() {
+        let (shops, mut writer) = kube::runtime::reflector::store::<EShop>();
+        let kept = crate::build::test_shop(&serde_json::json!({}));
+        let mut gone = kept.clone();
+        gone.metadata.name = Some("gone".to_owned());
+        writer.apply_watcher_event(&watcher::Event::Apply(kept.clone()));
+        let backoff = Backoff::default();
+        backoff.failed(&gone, &shops);
+        assert_eq!(backoff.len(), 1);
+        assert_eq!(backoff.failed(&kept, &shops), Duration::from_secs(1));
+        assert_eq!(backoff.len(), 1, "the shop that is gone is forgotten");
+        assert_eq!(backoff.failed(&kept, &shops), Duration::from_secs(2));
+        backoff.succeeded(&kept);
+        assert!(backoff.is_empty());
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {

@@ -517,4 +517,140 @@ mod tests {
             "not available"
         );
     }
+
+    fn conditions(status: &EShopStatus) -> Vec<(String, String, String)> {
+        status
+            .conditions
+            .iter()
+            .map(|condition| {
+                (
+                    condition.type_.clone(),
+                    condition.status.clone(),
+                    condition.reason.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn expect(status: &EShopStatus, ready: &str, reconciling: &str, stalled: &str, reason: &str) {
+        assert_eq!(
+            conditions(status),
+            [
+                (READY.to_owned(), ready.to_owned(), reason.to_owned()),
+                (
+                    RECONCILING.to_owned(),
+                    reconciling.to_owned(),
+                    conditions(status)[1].2.clone()
+                ),
+                (
+                    STALLED.to_owned(),
+                    stalled.to_owned(),
+                    conditions(status)[2].2.clone()
+                ),
+            ]
+        );
+    }
+
+    fn finding(reason: &'static str, transient: bool) -> Finding {
+        Finding {
+            reason,
+            message: format!("{reason} happened"),
+            transient,
+        }
+    }
+
+    #[test]
+    fn what_a_person_must_fix_outranks_what_a_retry_may_fix() {
+        let shop = crate::build::test_shop(&serde_json::json!({}));
+        let now = Timestamp::UNIX_EPOCH;
+        let both = Observation {
+            findings: vec![
+                finding("TransientError", true),
+                finding("StorageClassNotFound", false),
+            ],
+            ..Observation::default()
+        };
+        let status = compute(&shop, None, &both, now);
+        expect(&status, "False", "False", "True", "StorageClassNotFound");
+        assert_eq!(
+            status.conditions[2].message,
+            "StorageClassNotFound happened"
+        );
+
+        let transient = Observation {
+            findings: vec![finding("TransientError", true)],
+            ..Observation::default()
+        };
+        let status = compute(&shop, None, &transient, now);
+        expect(&status, "False", "True", "False", "TransientError");
+        assert!(status.conditions[1].message.starts_with("retrying: "));
+    }
+
+    #[test]
+    fn a_paused_shop_is_ready_only_with_nothing_held_back() {
+        let shop = crate::build::test_shop(&serde_json::json!({"paused": true}));
+        let now = Timestamp::UNIX_EPOCH;
+        let held = Observation {
+            paused_with_changes: Some(true),
+            ..Observation::default()
+        };
+        let status = compute(&shop, None, &held, now);
+        expect(&status, "False", "True", "False", PAUSED);
+        assert_eq!(
+            status.conditions[0].message,
+            "spec.paused is true: generation 1 is not applied until it is false"
+        );
+        let nothing_held = Observation {
+            paused_with_changes: Some(false),
+            ..Observation::default()
+        };
+        expect(
+            &compute(&shop, None, &nothing_held, now),
+            "True",
+            "False",
+            "False",
+            PAUSED,
+        );
+    }
+
+    #[test]
+    fn a_deployment_past_its_deadline_stalls_the_shop() {
+        let shop = crate::build::test_shop(&serde_json::json!({}));
+        let mut stuck = deployment(3, 3, 1, true);
+        stuck
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .as_mut()
+            .unwrap()
+            .push(DeploymentCondition {
+                type_: "Progressing".to_owned(),
+                status: "False".to_owned(),
+                reason: Some("ProgressDeadlineExceeded".to_owned()),
+                message: Some("ReplicaSet \"shop-users-1\" has timed out progressing.".to_owned()),
+                ..Default::default()
+            });
+        let observation = Observation {
+            deployments: vec![stuck],
+            ..Observation::default()
+        };
+        let status = compute(&shop, None, &observation, Timestamp::UNIX_EPOCH);
+        expect(
+            &status,
+            "False",
+            "False",
+            "True",
+            "ProgressDeadlineExceeded",
+        );
+        assert!(status.conditions[2].message.contains("shop-users"));
+    }
+
+    #[test]
+    fn the_first_status_of_a_generation_is_reconciling() {
+        let shop = crate::build::test_shop(&serde_json::json!({}));
+        let status = started(&shop, Timestamp::UNIX_EPOCH);
+        assert_eq!(status.observed_generation, Some(1));
+        expect(&status, "False", "True", "False", "Progressing");
+    }
 }

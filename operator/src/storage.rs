@@ -319,3 +319,70 @@ fn needs_write(
     let fingerprinted = claim.annotations().get(FINGERPRINT) == Some(&wanted.fingerprint);
     !(same_size && owned_as_wanted && fingerprinted)
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaimStatus;
+
+    use super::*;
+
+    fn claim(bound: bool) -> PersistentVolumeClaim {
+        PersistentVolumeClaim {
+            metadata: kube::api::ObjectMeta {
+                name: Some("data-shop-redis-0".to_owned()),
+                ..Default::default()
+            },
+            status: Some(PersistentVolumeClaimStatus {
+                phase: Some(if bound { "Bound" } else { "Pending" }.to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn storage(size: &str) -> StorageSpec {
+        StorageSpec {
+            storage_class_name: None,
+            size: size.to_owned(),
+        }
+    }
+
+    fn target(
+        bound: bool,
+        current: &str,
+        wanted: &str,
+        expandable: bool,
+    ) -> (String, Option<&'static str>) {
+        let (size, finding) = target_size(
+            &claim(bound),
+            &Quantity(current.to_owned()),
+            &storage(wanted),
+            "spec.redis.storage",
+            expandable,
+        );
+        (size.0, finding.map(|finding| finding.reason))
+    }
+
+    #[test]
+    fn bound_claims_grow_where_the_class_allows_and_never_shrink() {
+        assert_eq!(
+            target(true, "1Gi", "1024Mi", true),
+            ("1Gi".to_owned(), None),
+            "the same size"
+        );
+        assert_eq!(target(true, "1Gi", "2Gi", true), ("2Gi".to_owned(), None));
+        assert_eq!(
+            target(false, "1Gi", "2Gi", true),
+            ("1Gi".to_owned(), None),
+            "grown once bound"
+        );
+        assert_eq!(
+            target(true, "1Gi", "2Gi", false),
+            ("1Gi".to_owned(), Some("VolumeExpansionNotAllowed"))
+        );
+        assert_eq!(
+            target(true, "2Gi", "1Gi", true),
+            ("2Gi".to_owned(), Some("VolumeCannotShrink"))
+        );
+    }
+}
