@@ -78,22 +78,16 @@ async fn only_one_replica_leads_and_another_takes_over_when_it_stops() {
 }
 
 /// The write requests the API server audited from `user` at or after
-/// `since`: method and path, with the time they were received.
+/// `since`: verb, URI and response code, with the time they were received.
 fn audited_writes(
-    audit_log: &std::path::Path,
+    testbed: &eshop_testbed::Testbed,
     user: &str,
     since: k8s_openapi::jiff::Timestamp,
 ) -> Vec<String> {
-    let log = std::fs::read_to_string(audit_log).expect("reading the audit log");
-    log.lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|event| event["user"]["username"] == user && event["stage"] == "ResponseComplete")
-        .filter(|event| {
-            event["requestReceivedTimestamp"]
-                .as_str()
-                .and_then(|time| time.parse::<k8s_openapi::jiff::Timestamp>().ok())
-                .is_some_and(|time| time >= since)
-        })
+    crate::support::audit_events(testbed)
+        .iter()
+        .filter(|event| event["user"]["username"] == user)
+        .filter(|event| crate::support::audit_time(event, "requestReceivedTimestamp") >= since)
         .map(|event| {
             format!(
                 "{} {} {} at {}",
@@ -182,12 +176,12 @@ async fn a_leader_paused_past_its_lease_writes_nothing_once_another_took_over() 
     until_ready(&shops, "shop").await;
 
     let user = |replica: &str| format!("system:serviceaccount:{namespace}:{replica}");
-    let stale = audited_writes(&testbed.audit_log(), &user("replica-a"), taken_over);
+    let stale = audited_writes(testbed, &user("replica-a"), taken_over);
     let refused = first
         .log()
         .matches("no longer holds the leader Lease")
         .count();
-    let by_new_leader = audited_writes(&testbed.audit_log(), &user("replica-b"), taken_over);
+    let by_new_leader = audited_writes(testbed, &user("replica-b"), taken_over);
     eprintln!(
         "stalled leader: exited with {status} after resuming; {refused} of its writes refused by its fence; \
          {} writes reached the API server after the takeover ({stale:?}); the new leader made {}",

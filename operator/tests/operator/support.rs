@@ -609,3 +609,22 @@ pub(crate) async fn service_account_kubeconfig(
     kubeconfig["users"][0]["user"] = json!({"token": token});
     std::fs::write(path, kubeconfig.to_string()).expect("writing the kubeconfig");
 }
+
+/// The write requests the API server audited, as JSON events, oldest first.
+pub(crate) fn audit_events(testbed: &Testbed) -> Vec<Value> {
+    std::fs::read_to_string(testbed.audit_log())
+        .expect("reading the audit log")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["stage"] == "ResponseComplete")
+        .collect()
+}
+
+/// A timestamp of an audit event (`requestReceivedTimestamp` or
+/// `stageTimestamp`).
+pub(crate) fn audit_time(event: &Value, field: &str) -> k8s_openapi::jiff::Timestamp {
+    event[field]
+        .as_str()
+        .and_then(|time| time.parse().ok())
+        .unwrap_or_else(|| panic!("an audit event has a {field}: {event}"))
+}
