@@ -77,6 +77,63 @@ async fn only_one_replica_leads_and_another_takes_over_when_it_stops() {
     assert_eq!(lease.spec.unwrap().lease_transitions, Some(1));
 }
 
+#[tokio::test]
+async fn a_leader_cut_off_stops_writing_before_another_may_take_over() {
+    use std::time::Instant;
+
+    use crate::support::{Faults, admin_config, counting_client};
+
+    let testbed = testbed().await;
+    let namespace = namespace(testbed, "partition").await;
+    let faults = Faults::default();
+    let (cut_off, _) = counting_client(admin_config(testbed).await, faults.clone());
+    let first = LeaderElector::new(cut_off, settings(&namespace, "first"));
+    first.acquire().await;
+    let fence = first.fence();
+    assert!(fence.is_open());
+    let leading = tokio::spawn(async move { first.keep().await });
+    let client = testbed.client();
+    let second = tokio::spawn({
+        let namespace = namespace.clone();
+        async move {
+            LeaderElector::new(client, settings(&namespace, "second"))
+                .acquire()
+                .await;
+            Instant::now()
+        }
+    });
+
+    let partitioned = Instant::now();
+    faults.partition();
+    let fence_closed = loop {
+        if !fence.is_open() {
+            break Instant::now();
+        }
+        assert!(
+            partitioned.elapsed() < wait::TIMEOUT,
+            "the fence never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let taken_over = tokio::time::timeout(wait::TIMEOUT, second)
+        .await
+        .expect("the second takes over in time")
+        .unwrap();
+    tokio::time::timeout(wait::TIMEOUT, leading)
+        .await
+        .expect("the first stops leading")
+        .unwrap();
+    eprintln!(
+        "partitioned leader: its writes stopped {} ms after it was cut off; the other took over after {} ms",
+        fence_closed.duration_since(partitioned).as_millis(),
+        taken_over.duration_since(partitioned).as_millis()
+    );
+    assert!(
+        fence_closed < taken_over,
+        "the old leader stops writing before the new one may start"
+    );
+}
+
 /// The write requests the API server audited from `user` at or after
 /// `since`: verb, URI and response code, with the time they were received.
 fn audited_writes(

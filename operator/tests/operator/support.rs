@@ -122,28 +122,40 @@ impl Writes {
     }
 }
 
-/// Writes to fail on purpose, as a flaky network or a busy API server
-/// would: while on, each write whose path contains the fragment fails
-/// before it leaves the client.
+/// Requests to fail on purpose, as a flaky network or a busy API server
+/// would: each failing request fails before it leaves the client.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Faults(Arc<Mutex<Option<String>>>);
+pub(crate) struct Faults(Arc<Mutex<Option<Fault>>>);
+
+#[derive(Debug, Clone)]
+enum Fault {
+    /// The writes whose path contains the fragment.
+    WritesTo(String),
+    /// Every request: the client is cut off from the API server.
+    Partition,
+}
 
 impl Faults {
     /// Fails the writes whose path contains `fragment`.
     pub(crate) fn fail_writes_to(&self, fragment: &str) {
-        *self.0.lock().unwrap() = Some(fragment.to_owned());
+        *self.0.lock().unwrap() = Some(Fault::WritesTo(fragment.to_owned()));
+    }
+
+    /// Fails every request, reads included.
+    pub(crate) fn partition(&self) {
+        *self.0.lock().unwrap() = Some(Fault::Partition);
     }
 
     pub(crate) fn stop(&self) {
         *self.0.lock().unwrap() = None;
     }
 
-    fn fails(&self, path: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap()
-            .as_deref()
-            .is_some_and(|fragment| path.contains(fragment))
+    fn fails(&self, write: bool, path: &str) -> bool {
+        match &*self.0.lock().unwrap() {
+            Some(Fault::WritesTo(fragment)) => write && path.contains(fragment.as_str()),
+            Some(Fault::Partition) => true,
+            None => false,
+        }
     }
 }
 
@@ -187,18 +199,19 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.method() != http::Method::GET {
-            let path = request.uri().path().to_owned();
+        let write = request.method() != http::Method::GET;
+        let path = request.uri().path().to_owned();
+        if write {
             self.writes
                 .0
                 .lock()
                 .unwrap()
                 .push(format!("{} {path}", request.method()));
-            if self.faults.fails(&path) {
-                return Box::pin(std::future::ready(Err(
-                    "injected fault: connection reset by peer".into(),
-                )));
-            }
+        }
+        if self.faults.fails(write, &path) {
+            return Box::pin(std::future::ready(Err(
+                "injected fault: connection reset by peer".into(),
+            )));
         }
         let response = self.inner.call(request);
         Box::pin(async move { response.await.map_err(Into::into) })
