@@ -423,9 +423,9 @@ fn idle(operator: &Operator) -> bool {
 }
 
 fn seeds() -> Vec<u64> {
-    std::env::var("ESHOP_DRIFT_SEEDS")
-        .ok()
-        .map(|seeds| {
+    std::env::var("ESHOP_DRIFT_SEEDS").ok().map_or_else(
+        || vec![1, 2, 3],
+        |seeds| {
             seeds
                 .split(',')
                 .map(|seed| {
@@ -434,8 +434,8 @@ fn seeds() -> Vec<u64> {
                         .expect("ESHOP_DRIFT_SEEDS is a list of numbers")
                 })
                 .collect()
-        })
-        .unwrap_or_else(|| vec![1, 2, 3])
+        },
+    )
 }
 
 #[tokio::test]
