@@ -16,6 +16,7 @@ use axum::{
 use eshop_platform::{
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    idempotency::IdempotencyKey,
     openapi::BearerScheme,
     sku::Sku,
 };
@@ -459,33 +460,18 @@ async fn wallet(State(state): State<AppState>, visitor: Visitor) -> Result<Json<
 async fn top_up(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
+    key: Result<IdempotencyKey, ApiError>,
     Json(input): Json<TopUp>,
 ) -> Result<Json<TopUpReceipt>, ApiError> {
     let user = signed_in(&visitor)?;
-    let key = idempotency_key(&headers)?;
+    let key = key?;
     Ok(Json(
         state
             .downstream
-            .top_up(&user.token, key, &input)
+            .top_up(&user.token, key.as_str(), &input)
             .await
             .map_err(passthrough)?,
     ))
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "idempotency_key_missing",
-                "send an Idempotency-Key header, the same on every retry",
-            )
-            .with_field("Idempotency-Key")
-        })
 }
 
 /// Cities whose name starts with `q`, the largest first: the suggestions
@@ -614,14 +600,14 @@ async fn invoice(
 async fn checkout(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
+    key: Result<IdempotencyKey, ApiError>,
     Json(request): Json<CheckoutRequest>,
 ) -> Result<(StatusCode, Json<Checkout>), ApiError> {
     let user = signed_in(&visitor)?;
-    let key = idempotency_key(&headers)?;
+    let key = key?;
     let checkout = state
         .downstream
-        .checkout(&user.token, key, &request)
+        .checkout(&user.token, key.as_str(), &request)
         .await
         .map_err(passthrough)?;
     let status = if checkout.status == "completed" {

@@ -166,11 +166,7 @@ fn same_origin(headers: &HeaderMap, api: bool) -> bool {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
+    eshop_platform::auth::bearer_token(headers).ok()
 }
 
 /// Middleware: works out the [`Visitor`], checks where state-changing
@@ -226,10 +222,25 @@ pub(crate) async fn identify(
         _ => None,
     };
 
-    let header_session = headers
-        .get(crate::downstream::SESSION_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<Uuid>().ok());
+    // An API client names its anonymous cart; a malformed name is refused,
+    // never replaced by another cart its writes would be lost in.
+    let header_session = match headers.get(crate::downstream::SESSION_HEADER) {
+        None => None,
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|value| value.trim().parse::<Uuid>().ok())
+        {
+            Some(session) => Some(session),
+            None => {
+                return ApiError::invalid(
+                    crate::downstream::SESSION_HEADER,
+                    "a session id is a UUID, e.g. 0b0e4b0c-8a3c-4d47-9d1c-2b9e2f4f5a61",
+                )
+                .into_response();
+            }
+        },
+    };
     let cookie_session =
         cookie(headers, VISITOR_COOKIE).and_then(|value| value.parse::<Uuid>().ok());
     let (session, new_session) = match header_session.or(cookie_session) {

@@ -7,9 +7,6 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Longest `Idempotency-Key`.
-pub const MAX_IDEMPOTENCY_KEY: usize = 100;
-
 /// Where the order goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -81,25 +78,6 @@ impl CheckoutRequest {
         }
         Ok(())
     }
-}
-
-/// A checked `Idempotency-Key` header.
-pub fn idempotency_key(header: Option<&str>) -> Result<String, ApiError> {
-    let key = header.map(str::trim).unwrap_or_default();
-    if key.is_empty() {
-        return Err(ApiError::bad_request(
-            "idempotency_key_missing",
-            "send an Idempotency-Key header, the same on every retry of this checkout",
-        )
-        .with_field("Idempotency-Key"));
-    }
-    if key.len() > MAX_IDEMPOTENCY_KEY || !key.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "Idempotency-Key",
-            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
-        ));
-    }
-    Ok(key.to_owned())
 }
 
 /// The saga's steps, in order. A checkout records the next step to run.
@@ -330,17 +308,6 @@ mod tests {
         for step in Step::ALL {
             assert_eq!(Step::parse(step.as_str()), Some(step));
         }
-    }
-
-    #[test]
-    fn idempotency_keys_are_required_and_bounded() {
-        assert_eq!(idempotency_key(Some(" abc-1 ")).unwrap(), "abc-1");
-        assert_eq!(
-            idempotency_key(None).unwrap_err().field(),
-            Some("Idempotency-Key")
-        );
-        assert!(idempotency_key(Some(&"k".repeat(101))).is_err());
-        assert!(idempotency_key(Some("with space")).is_err());
     }
 
     #[test]

@@ -8,13 +8,14 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{FromRef, State},
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    idempotency::IdempotencyKey,
     openapi::{BearerScheme, InternalTokenScheme},
     settings::Rate,
 };
@@ -24,7 +25,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Checkout, CheckoutRequest, CheckoutView, Progress, Status, Step, idempotency_key},
+    domain::{Checkout, CheckoutRequest, CheckoutView, Progress, Status, Step},
     saga::{Driven, Saga},
     store::{CheckoutStore, Summary},
 };
@@ -81,14 +82,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 async fn checkout(
     user: User,
     State(state): State<AppState>,
-    headers: HeaderMap,
+    key: IdempotencyKey,
     Json(request): Json<CheckoutRequest>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(
-        headers
-            .get("idempotency-key")
-            .and_then(|value| value.to_str().ok()),
-    )?;
     request.validate()?;
     if state.fault_error_rate.hits() {
         return Err(ApiError::new(
@@ -101,7 +97,7 @@ async fn checkout(
     let new = Checkout {
         id: Uuid::new_v4(),
         user_id: user.id(),
-        idempotency_key: key,
+        idempotency_key: key.into_string(),
         request,
         status: Status::Running,
         step: Step::VerifyUser,

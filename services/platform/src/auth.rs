@@ -118,6 +118,8 @@ impl JwtVerifier {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.leeway = 5;
+        // A token not valid yet is refused like an expired one.
+        validation.validate_nbf = true;
         Ok(Self {
             key: DecodingKey::from_ed_pem(pem.as_bytes())?,
             validation,
@@ -282,15 +284,18 @@ where
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+/// The token of an `authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 9110, 11.1).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("unauthorized", "log in first: no bearer token"))?;
     value
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
             ApiError::unauthorized("invalid_token", "expected `authorization: Bearer <token>`")
@@ -346,5 +351,42 @@ mod tests {
             other_verifier.verify("not.a.token").unwrap_err().code(),
             "invalid_token"
         );
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let verifier = JwtVerifier::from_public_pem(&key.public_key_pem()).unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({
+            "sub": Uuid::new_v4(), "email": "a@b.c", "name": "A",
+            "iss": ISSUER, "aud": AUDIENCE,
+            "iat": now, "nbf": now + 3600, "exp": now + 7200,
+        });
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &EncodingKey::from_ed_pem(key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(verifier.verify(&token).unwrap_err().code(), "invalid_token");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer abc", "bearer abc", "BEARER  abc ", "bEaReR abc"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(bearer_token(&headers).unwrap(), "abc", "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearerabc", "Bearer  "] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(
+                bearer_token(&headers).unwrap_err().code(),
+                "invalid_token",
+                "{value}"
+            );
+        }
     }
 }

@@ -31,7 +31,8 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.split(';').next())
             .is_some_and(|mime| {
-                let mime = mime.trim();
+                // Media types are case-insensitive (RFC 9110, 8.3.1).
+                let mime = mime.trim().to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             });
         if !is_json {

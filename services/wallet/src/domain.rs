@@ -3,7 +3,7 @@
 //! answers. Amounts are whole cents in `i64`, always positive in requests.
 
 use axum::http::StatusCode;
-use eshop_platform::error::ApiError;
+use eshop_platform::{error::ApiError, idempotency::IdempotencyKey};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     bank::CardNumber,
-    idempotency::{Claim, IdempotencyKey, Scope},
+    idempotency::{Claim, Scope},
 };
 
 /// Largest top-up, in cents.
@@ -98,7 +98,7 @@ impl TopUpRequest {
         Claim::new(
             Scope::TopUp(self.user_id),
             key,
-            crate::idempotency::KEY_HEADER,
+            eshop_platform::idempotency::KEY_HEADER,
             &(self.amount_cents, self.card.digits()),
         )
     }

@@ -17,61 +17,19 @@
 //! past.
 
 use axum::{
-    extract::FromRequestParts,
-    http::{HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use eshop_platform::error::{ApiError, ErrorBody, ErrorDetail};
+use eshop_platform::{
+    error::{ApiError, ErrorBody, ErrorDetail},
+    idempotency::IdempotencyKey,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// The header that carries a user's idempotency key.
-pub const KEY_HEADER: &str = "Idempotency-Key";
 /// The header that marks an answer as a replay of the first one.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-/// Longest idempotency key, in characters.
-pub const MAX_KEY_LENGTH: usize = 100;
-
-/// A caller-chosen key: 1 to 100 printable ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let printable = text.bytes().all(|byte| (b' '..=b'~').contains(&byte));
-        if text.is_empty() || text.len() > MAX_KEY_LENGTH || !printable {
-            return Err(ApiError::invalid(
-                field,
-                format!("an idempotency key is 1 to {MAX_KEY_LENGTH} printable ASCII characters"),
-            ));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// The `Idempotency-Key` header, required: 422 naming it when it is missing
-/// or malformed.
-impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts.headers.get(KEY_HEADER).ok_or_else(|| {
-            ApiError::invalid(
-                KEY_HEADER,
-                "send a key of your choosing, so a retry is not a second payment",
-            )
-        })?;
-        let text = value
-            .to_str()
-            .map_err(|_| ApiError::invalid(KEY_HEADER, "an idempotency key is printable ASCII"))?;
-        Self::parse(KEY_HEADER, text)
-    }
-}
 
 /// Where a key lives: keys of different scopes never meet.
 #[derive(Debug, Clone, Copy)]

@@ -15,6 +15,7 @@ use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    idempotency::IdempotencyKey,
     openapi::{BearerScheme, InternalTokenScheme},
 };
 use prometheus_client::{
@@ -32,7 +33,7 @@ use crate::{
         Charge, ChargeInput, LedgerTotals, Payment, Refund, RefundInput, TopUpInput, TopUpReceipt,
         Wallet,
     },
-    idempotency::{Claim, Decision, IdempotencyKey, Idempotent},
+    idempotency::{Claim, Decision, Idempotent},
     store::{StoreResult, WalletStore},
 };
 

@@ -267,3 +267,82 @@ async fn a_purchase_through_the_api_is_paid_and_delivered() {
         (StatusCode::PAYMENT_REQUIRED, "card_declined".to_owned())
     );
 }
+
+/// Small faults of the API's edge: a malformed anonymous session is refused
+/// (not silently swapped for another cart), the `Bearer` scheme and media
+/// types are case-insensitive, and a non-ASCII `Idempotency-Key` is invalid
+/// rather than missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_of_the_api_reads_headers_as_the_rfcs_say_and_names_bad_ones() {
+    let shop = spawn().await;
+    let add = |session: &str| {
+        shop.http
+            .put(shop.url("/api/cart/items/ROBOT-ARM-2"))
+            .header("x-session-id", session)
+            .json(&json!({"quantity": 1}))
+            .send()
+    };
+    for malformed in ["not-a-uuid", "0b0e4b0c-8a3c-4d47-9d1c", "{}"] {
+        let response = add(malformed).await.expect("the gateway answers");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("x-session-id")),
+            "{malformed}: {body}"
+        );
+    }
+    let session = Uuid::new_v4().to_string();
+    assert_eq!(
+        add(&session).await.expect("answers").status(),
+        StatusCode::OK
+    );
+
+    let token = shop.customer().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let wallet = shop
+            .http
+            .get(shop.url("/api/wallet"))
+            .header(header::AUTHORIZATION, format!("{scheme} {token}"))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(wallet.status(), StatusCode::OK, "scheme {scheme}");
+    }
+    let rated = shop
+        .http
+        .put(shop.url("/api/products/ROBOT-ARM-2/rating"))
+        .bearer_auth(&token)
+        .header(header::CONTENT_TYPE, "Application/JSON; charset=UTF-8")
+        .body(r#"{"stars": 5}"#)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(
+        rated.status(),
+        StatusCode::OK,
+        "media types are case-insensitive"
+    );
+
+    let top_up = |key: header::HeaderValue| {
+        shop.http
+            .post(shop.url("/api/wallet/top-ups"))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(&json!({"amount_cents": 1000, "card_number": "4242 4242 4242 4242"}))
+            .send()
+    };
+    let not_ascii = top_up(header::HeaderValue::from_bytes("clé".as_bytes()).expect("a value"))
+        .await
+        .expect("the gateway answers");
+    let status = not_ascii.status();
+    let body: Value = not_ascii.json().await.expect("JSON");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "Idempotency-Key");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("printable ASCII")),
+        "invalid, not missing: {body}"
+    );
+}
