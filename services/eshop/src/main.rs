@@ -43,9 +43,17 @@ struct UpArgs {
     /// Where the shop keeps its data and keys [default: ~/.local/share/eshop]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// The port of the storefront on 127.0.0.1.
+    /// The address the storefront listens on: 0.0.0.0 (or ::) to be
+    /// reached from other machines. The other services stay on 127.0.0.1.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// The port of the storefront.
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Which log lines to write to stderr (JSON, as `eshop serve` writes
+    /// them), e.g. `info` or `warn,eshop_gateway=debug`.
+    #[arg(long, default_value = "warn")]
+    log: String,
     /// Run on this PostgreSQL database instead of SQLite files.
     #[arg(long, value_name = "URL", requires = "redis_url")]
     database_url: Option<String>,
@@ -114,7 +122,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .database_url
                     .zip(args.redis_url)
                     .map(|(database, redis)| (database.into(), redis.into())),
+                host: args.host,
                 port: args.port,
+                log: args.log,
                 dispatch_delay: args.dispatch_delay,
                 delivery_delay: args.delivery_delay,
             }
@@ -160,7 +170,7 @@ where
     Fut: Future<Output = Result<Application, BuildError>>,
 {
     let settings = S::load(&Env::from_process()).context("invalid settings")?;
-    telemetry::init(&settings.server().log);
+    telemetry::init(&settings.server().log, telemetry::LogOutput::Stdout);
     let application = build(settings).await.context("cannot start")?;
     application.run_until_stopped(shutdown::signal()).await?;
     Ok(())

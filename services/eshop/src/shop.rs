@@ -52,10 +52,12 @@ pub struct ShopConfig {
     pub internal_token: SecretString,
     pub keys: JwtKeys,
     pub demo_data: bool,
-    /// The address services bind; their ports are picked free.
+    /// The address the services bind (but the gateway); their ports are
+    /// picked free.
     pub host: std::net::IpAddr,
-    /// The gateway's port, the one people open; 0 picks a free one.
-    pub gateway_port: u16,
+    /// Where the gateway listens, the address people open; port 0 picks a
+    /// free one.
+    pub gateway: SocketAddr,
     pub log: String,
     pub dispatch_delay: Duration,
     pub delivery_delay: Duration,
@@ -141,7 +143,7 @@ impl ShopConfig {
     pub fn gateway(&self, shop: &Shop) -> eshop_gateway::GatewaySettings {
         eshop_gateway::GatewaySettings {
             server: ServerSettings {
-                listen: SocketAddr::new(self.host, self.gateway_port),
+                listen: self.gateway,
                 ..self.server()
             },
             jwt_public_key: self.keys.public_pem.clone(),

@@ -1,23 +1,33 @@
 //! `eshop up`: the whole shop on one machine with one command.
 //!
 //! Every service runs in this process on its own loopback port, the
-//! gateway on the port asked for. By default everything lives in a data
-//! directory (SQLite files, including the event bus, and the shop's keys),
-//! so nothing else needs installing and the shop keeps its data across
-//! restarts; the demo catalog is loaded on the first start. Given a
-//! PostgreSQL and a Redis URL it runs on those instead.
+//! gateway on the address asked for (loopback unless `--host` says
+//! otherwise). By default everything lives in a data directory (SQLite
+//! files, including the event bus, and the shop's keys), so nothing else
+//! needs installing and the shop keeps its data across restarts; the demo
+//! catalog is loaded on the first start. Given a PostgreSQL and a Redis URL
+//! it runs on those instead.
+//!
+//! The data directory is the shop's alone: one `eshop up` at a time holds
+//! its lock, and everything in it is readable by its owner only (it holds
+//! users' password hashes and the shop's keys). Logs go to stderr as JSON
+//! lines, as `eshop serve` writes them.
 
 use std::{
     fs,
-    io::Write,
-    net::{IpAddr, Ipv4Addr},
-    os::unix::fs::OpenOptionsExt,
+    io::{self, Write},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use eshop_platform::keys::{KeyPair, random_secret};
+use eshop_platform::{
+    keys::{KeyPair, random_secret},
+    telemetry::{self, LogOutput},
+};
+use nix::sys::stat::{Mode, umask};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::shop::{JwtKeys, Shop, ShopConfig, Stores};
@@ -37,8 +47,12 @@ pub struct Up {
     pub data_dir: PathBuf,
     /// PostgreSQL and Redis instead of SQLite, when both are given.
     pub servers: Option<(SecretString, SecretString)>,
-    /// The gateway's port on 127.0.0.1.
+    /// The address the gateway listens on.
+    pub host: IpAddr,
+    /// The gateway's port.
     pub port: u16,
+    /// The log filter, e.g. `warn`.
+    pub log: String,
     /// How long a paid order waits before it is dispatched.
     pub dispatch_delay: Duration,
     /// How long a dispatched order travels before it is delivered.
@@ -82,11 +96,70 @@ fn keys(data_dir: &Path) -> anyhow::Result<(SecretString, JwtKeys)> {
     ))
 }
 
+/// The lock file that says a data directory is in use.
+const LOCK_FILE: &str = "eshop.lock";
+
+/// Holds the data directory for this process until dropped: its lock file,
+/// locked, with the holder's pid in it.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: fs::File,
+}
+
+/// Makes the data directory (readable by its owner only) and takes its
+/// lock; another `eshop up` holding it is refused, naming the directory.
+/// Files the shop creates from here on are readable by their owner only.
+pub fn take_data_dir(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+    umask(Mode::from_bits_truncate(0o077));
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", data_dir.display()))?;
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let holder = fs::read_to_string(&path).unwrap_or_default();
+            anyhow::bail!(
+                "another `eshop up` (pid {}) is using {}: stop it first, or give this one another --data-dir",
+                holder.trim(),
+                data_dir.display()
+            );
+        }
+        Err(fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| write!(file, "{}", std::process::id()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(DataDirLock { _file: file })
+}
+
+/// Whether `error` comes from an address already in use.
+fn address_in_use(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::AddrInUse)
+    })
+}
+
 impl Up {
-    /// The shop this command describes.
+    /// The shop this command describes; the data directory must be taken
+    /// ([`take_data_dir`]).
     pub fn config(&self) -> anyhow::Result<ShopConfig> {
-        fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating {}", self.data_dir.display()))?;
         let (internal_token, keys) = keys(&self.data_dir)?;
         let stores = match &self.servers {
             Some((database_url, redis_url)) => Stores::Server {
@@ -104,8 +177,8 @@ impl Up {
             keys,
             demo_data: true,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            gateway_port: self.port,
-            log: "warn".to_owned(),
+            gateway: SocketAddr::new(self.host, self.port),
+            log: self.log.clone(),
             dispatch_delay: self.dispatch_delay,
             delivery_delay: self.delivery_delay,
             checkout_lease: Duration::from_secs(15),
@@ -115,20 +188,39 @@ impl Up {
 
     /// Runs the shop until Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
+        telemetry::init(&self.log, LogOutput::Stderr);
+        let _lock = take_data_dir(&self.data_dir)?;
         let config = self.config()?;
         let started = Instant::now();
-        let shop = Shop::start(&config, &[]).await.with_context(|| {
-            format!(
-                "starting the shop (if port {} is taken, choose another with --port)",
-                self.port
-            )
-        })?;
+        let shop = match Shop::start(&config, &[]).await {
+            Ok(shop) => shop,
+            Err(error) => {
+                let error = anyhow::Error::new(error);
+                if address_in_use(&error) {
+                    anyhow::bail!(
+                        "port {} of {} is taken: choose another with --port",
+                        self.port,
+                        self.host
+                    );
+                }
+                return Err(error.context("starting the shop"));
+            }
+        };
         wait_until_ready(&shop).await?;
-        let url = shop.url("gateway");
+        let listening = shop.addresses()["gateway"];
+        let local = match listening.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
         println!(
-            "eShop is up at {url} (started in {:.1}s)",
+            "eShop is up at http://{} (started in {:.1}s)",
+            SocketAddr::new(local, listening.port()),
             started.elapsed().as_secs_f64()
         );
+        if !self.host.is_loopback() {
+            println!("listening on {listening}: other machines reach it at this machine's address");
+        }
         match &self.servers {
             Some(_) => println!("data: PostgreSQL and Redis"),
             None => println!("data: {}", self.data_dir.display()),

@@ -91,7 +91,7 @@ async fn main() {
         },
         demo_data: true,
         host: [127, 0, 0, 1].into(),
-        gateway_port: 0,
+        gateway: ([127, 0, 0, 1], 0).into(),
         log: "error".to_owned(),
         dispatch_delay: Duration::from_secs(10),
         delivery_delay: Duration::from_secs(10),

@@ -95,7 +95,7 @@ async fn config(backend: TestBackend, timing: Timing) -> (ShopConfig, Storage) {
         },
         demo_data: true,
         host: [127, 0, 0, 1].into(),
-        gateway_port: 0,
+        gateway: ([127, 0, 0, 1], 0).into(),
         log: "warn".to_owned(),
         dispatch_delay: timing.dispatch_delay,
         delivery_delay: Duration::from_millis(300),

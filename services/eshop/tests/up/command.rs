@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use eshop_test_support::TestDatabase;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::process::{EshopUp, free_port, spawn};
@@ -138,6 +139,7 @@ async fn a_taken_port_is_named_with_the_flag_that_changes_it() {
         said.contains(&format!("port {port}")) && said.contains("--port"),
         "{said}"
     );
+    assert_eq!(said.lines().count(), 1, "one clean message: {said}");
 }
 
 #[tokio::test]
@@ -154,4 +156,96 @@ async fn a_database_without_a_redis_is_refused_before_anything_starts() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "a usage error: {said}");
     assert!(said.contains("--redis-url"), "{said}");
+}
+
+#[tokio::test]
+async fn a_second_up_on_the_same_data_directory_is_refused_naming_it() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let first = EshopUp::start(data.path(), &[]).await;
+    let data_dir = data.path().to_str().expect("a UTF-8 path");
+    let output = spawn(&["--data-dir", data_dir, "--port", &free_port().to_string()])
+        .wait_with_output()
+        .await
+        .expect("eshop up runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("another `eshop up`")
+            && said.contains(data_dir)
+            && said.contains("--data-dir"),
+        "{said}"
+    );
+    assert_eq!(said.lines().count(), 1, "one clean message: {said}");
+    let (status, said) = first.interrupt().await;
+    assert!(status.success(), "the first one runs on: {said}");
+}
+
+#[tokio::test]
+async fn the_data_directory_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let shop = EshopUp::start(data.path(), &[]).await;
+    let mut seen = 0;
+    let mut pending = vec![data.path().to_owned()];
+    while let Some(path) = pending.pop() {
+        let metadata = std::fs::symlink_metadata(&path).expect("metadata");
+        let mode = metadata.permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+        seen += 1;
+        if metadata.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("a directory") {
+                pending.push(entry.expect("an entry").path());
+            }
+        }
+    }
+    eprintln!("{seen} files and directories, none readable by others");
+    assert!(
+        seen > 5,
+        "the databases, keys and lock were looked at: {seen}"
+    );
+    let (status, said) = shop.interrupt().await;
+    assert!(status.success(), "{said}");
+}
+
+#[tokio::test]
+async fn it_logs_as_serve_does_on_stderr() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let shop = EshopUp::start(data.path(), &["--log", "info"]).await;
+    let products = http()
+        .get(format!("{}/api/products", shop.url()))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(products.status(), StatusCode::OK);
+    let (status, said) = shop.interrupt().await;
+    assert!(status.success(), "{said}");
+    let logged = said
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .any(|line| {
+            line["span"]["path"] == "/api/products" && line["span"]["service"] == "gateway"
+        });
+    assert!(logged, "a JSON log line of the request: {said}");
+}
+
+#[tokio::test]
+async fn with_host_the_storefront_is_reached_beyond_loopback() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let shop = EshopUp::start(data.path(), &["--host", "0.0.0.0"]).await;
+    let port = shop.url().rsplit(':').next().expect("a port").to_owned();
+    // 127.0.0.2 is another address of this machine: a listener on
+    // 127.0.0.1 alone would refuse it.
+    let page = http()
+        .get(format!("http://127.0.0.2:{port}/"))
+        .send()
+        .await
+        .expect("the storefront answers on another address");
+    assert_eq!(page.status(), StatusCode::OK);
+    let (status, said) = shop.interrupt().await;
+    assert!(status.success(), "{said}");
+    assert!(
+        said.contains(&format!("listening on 0.0.0.0:{port}")),
+        "{said}"
+    );
 }

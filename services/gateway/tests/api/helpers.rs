@@ -36,7 +36,7 @@ pub(crate) async fn spawn_with(tweak: Tweak) -> TestGateway {
         },
         demo_data: true,
         host: [127, 0, 0, 1].into(),
-        gateway_port: 0,
+        gateway: ([127, 0, 0, 1], 0).into(),
         log: "warn".to_owned(),
         dispatch_delay: Duration::from_millis(300),
         delivery_delay: Duration::from_millis(300),
