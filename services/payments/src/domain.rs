@@ -40,6 +40,50 @@ pub struct CheckoutRequest {
     pub payment: Payment,
 }
 
+/// Whether `card_number` is a whole card number (12 to 19 digits, spaces
+/// aside), not one already reduced to its last four.
+fn is_full_card_number(card_number: &str) -> bool {
+    let digits = card_number.chars().filter(char::is_ascii_digit).count();
+    (12..=19).contains(&digits)
+}
+
+/// A card number as kept once the card is charged, or will never be: its
+/// brand and last four digits, e.g. `visa ending 4242`.
+fn reduced_card_number(card_number: &str) -> String {
+    let digits: String = card_number.chars().filter(char::is_ascii_digit).collect();
+    let brand = match digits.as_bytes() {
+        [b'4', ..] => "visa",
+        [b'5', b'1'..=b'5', ..] | [b'2', ..] => "mastercard",
+        [b'3', b'4' | b'7', ..] => "amex",
+        [b'6', ..] => "discover",
+        _ => "card",
+    };
+    let last_four = &digits[digits.len().saturating_sub(4)..];
+    format!("{brand} ending {last_four}")
+}
+
+impl CheckoutRequest {
+    /// The request with the card number reduced to its brand and last four
+    /// digits: what is kept once the charge is made or cannot be made.
+    pub fn without_card_number(&self) -> Self {
+        match &self.payment {
+            Payment::Card { card_number } if is_full_card_number(card_number) => Self {
+                payment: Payment::Card {
+                    card_number: reduced_card_number(card_number),
+                },
+                ..self.clone()
+            },
+            Payment::Card { .. } | Payment::Wallet => self.clone(),
+        }
+    }
+
+    /// Whether `retry` asks for the checkout this request (kept, maybe
+    /// without its card number) asked for.
+    pub fn is_retried_by(&self, retry: &Self) -> bool {
+        self == retry || *self == retry.without_card_number()
+    }
+}
+
 fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     let length = value.trim().chars().count();
     if length == 0 {
@@ -254,6 +298,19 @@ pub struct Checkout {
     pub updated_at: OffsetDateTime,
 }
 
+impl Checkout {
+    /// Forgets the full card number once nothing will charge it any more:
+    /// after the charge, or when the checkout ends without one.
+    pub fn forget_card_number_when_done_with_it(&mut self) {
+        if self.progress.charge_id.is_some()
+            || self.status.is_final()
+            || self.status == Status::Compensating
+        {
+            self.request = self.request.without_card_number();
+        }
+    }
+}
+
 /// A checkout as the customer sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CheckoutView {
@@ -308,6 +365,55 @@ mod tests {
         for step in Step::ALL {
             assert_eq!(Step::parse(step.as_str()), Some(step));
         }
+    }
+
+    #[test]
+    fn a_card_is_kept_as_its_brand_and_last_four_digits_and_still_matches_a_retry() {
+        for (number, kept) in [
+            ("4242 4242 4242 4242", "visa ending 4242"),
+            ("5555555555554444", "mastercard ending 4444"),
+            ("3782 822463 10005", "amex ending 0005"),
+            ("6011111111111117", "discover ending 1117"),
+            ("9999 9999 9999 9995", "card ending 9995"),
+        ] {
+            assert_eq!(reduced_card_number(number), kept);
+        }
+        let request = |payment: Payment| CheckoutRequest {
+            address: Address {
+                name: "Ada".to_owned(),
+                line1: "1 Rue".to_owned(),
+                line2: None,
+                postal_code: "75001".to_owned(),
+                city_id: "fr-paris".to_owned(),
+                phone: None,
+            },
+            payment,
+        };
+        let sent = request(Payment::Card {
+            card_number: "4242 4242 4242 4242".to_owned(),
+        });
+        let kept = sent.without_card_number();
+        assert_eq!(
+            kept.payment,
+            Payment::Card {
+                card_number: "visa ending 4242".to_owned()
+            }
+        );
+        assert!(kept.is_retried_by(&sent), "a retry of the same checkout");
+        assert!(sent.is_retried_by(&sent));
+        assert!(!kept.is_retried_by(&request(Payment::Wallet)));
+        assert!(!kept.is_retried_by(&request(Payment::Card {
+            card_number: "4000 0000 0000 0002".to_owned()
+        })));
+        assert_eq!(
+            request(Payment::Wallet).without_card_number(),
+            request(Payment::Wallet)
+        );
+        assert_eq!(
+            kept.without_card_number(),
+            kept,
+            "reducing twice changes nothing"
+        );
     }
 
     #[test]

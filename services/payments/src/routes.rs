@@ -107,7 +107,7 @@ async fn checkout(
         updated_at: now,
     };
     let (stored, created) = state.store.create(&new).await?;
-    if !created && stored.request != new.request {
+    if !created && !stored.request.is_retried_by(&new.request) {
         return Err(ApiError::invalid(
             "Idempotency-Key",
             "this key was already used for a different checkout",

@@ -203,6 +203,7 @@ impl Saga {
                     return Ok(Driven::Stalled(checkout));
                 }
             }
+            checkout.forget_card_number_when_done_with_it();
             if !self.store.save(&checkout, &owner, self.lease).await? {
                 return Ok(Driven::Busy);
             }

@@ -45,8 +45,9 @@ pub trait CheckoutStore: Send + Sync {
     /// owner holds an unexpired one.
     async fn claim(&self, id: Uuid, owner: &str, lease: Duration) -> StoreResult<bool>;
 
-    /// Saves status, step, progress and failure, and renews the lease;
-    /// `false` when `owner` lost the lease (nothing is written).
+    /// Saves the request (which loses its card number once charged),
+    /// status, step, progress and failure, and renews the lease; `false`
+    /// when `owner` lost the lease (nothing is written).
     async fn save(&self, checkout: &Checkout, owner: &str, lease: Duration) -> StoreResult<bool>;
 
     /// Records why the saga could not move, and gives up the lease.

@@ -374,6 +374,38 @@ impl TestShop {
 }
 
 /// What a checkout to Paris sends (shipping's city ids are stable).
+impl TestShop {
+    /// The `request` column of every row of payments' `checkouts` table,
+    /// as stored, read from the database itself.
+    pub(crate) async fn stored_checkout_requests(&self) -> Vec<String> {
+        use sqlx::Row;
+        match &self.config.stores {
+            Stores::Server { database_url, .. } => {
+                let pool = eshop_platform::stores::postgres_pool(database_url, "payments")
+                    .expect("a pool on payments' schema");
+                sqlx::query("SELECT request::text AS request FROM checkouts")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("reading payments' checkouts")
+                    .iter()
+                    .map(|row| row.get("request"))
+                    .collect()
+            }
+            Stores::Embedded { data_dir } => {
+                let pool = eshop_platform::stores::sqlite_pool(data_dir, "payments")
+                    .expect("a pool on payments' file");
+                sqlx::query("SELECT request FROM checkouts")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("reading payments' checkouts")
+                    .iter()
+                    .map(|row| row.get("request"))
+                    .collect()
+            }
+        }
+    }
+}
+
 pub(crate) fn checkout_body(payment: &Value) -> Value {
     json!({
         "address": {"name": "Test Customer", "line1": "1 Rue de Rivoli", "postal_code": "75001", "city_id": "fr-paris"},

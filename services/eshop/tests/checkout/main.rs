@@ -3,6 +3,7 @@
 //! concurrency, idempotency, and crashes of real processes. Every test ends
 //! by checking the shop's invariants.
 
+mod cards;
 mod concurrency;
 mod crashes;
 mod errors;

@@ -113,7 +113,8 @@ impl CheckoutStore for PostgresCheckouts {
             "UPDATE checkouts SET status = $3, step = $4, progress = $5, failure = $6,
                  last_error = NULL, updated_at = now(),
                  lease_owner = CASE WHEN $3 IN ('completed', 'failed') THEN NULL ELSE $2 END,
-                 lease_until = CASE WHEN $3 IN ('completed', 'failed') THEN NULL ELSE $7 END
+                 lease_until = CASE WHEN $3 IN ('completed', 'failed') THEN NULL ELSE $7 END,
+                 request = $8
              WHERE id = $1 AND lease_owner = $2",
         )
         .bind(checkout.id)
@@ -123,6 +124,7 @@ impl CheckoutStore for PostgresCheckouts {
         .bind(Json(&checkout.progress))
         .bind(checkout.failure.as_ref().map(Json))
         .bind(lease_end(lease))
+        .bind(Json(&checkout.request))
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -129,7 +129,8 @@ impl CheckoutStore for SqliteCheckouts {
         let finished = checkout.status.is_final();
         let saved = sqlx::query(
             "UPDATE checkouts SET status = $3, step = $4, progress = $5, failure = $6,
-                 last_error = NULL, updated_at = $7, lease_owner = $8, lease_until = $9
+                 last_error = NULL, updated_at = $7, lease_owner = $8, lease_until = $9,
+                 request = $10
              WHERE id = $1 AND lease_owner = $2",
         )
         .bind(checkout.id)
@@ -141,6 +142,7 @@ impl CheckoutStore for SqliteCheckouts {
         .bind(now)
         .bind((!finished).then_some(owner))
         .bind((!finished).then_some(now + lease))
+        .bind(to_json(&checkout.request))
         .execute(&self.pool)
         .await?
         .rows_affected();
