@@ -18,10 +18,18 @@ use crate::{
 /// A service's refusal as the gateway's own, in the shared error shape.
 pub(crate) fn passthrough(error: CallError) -> ApiError {
     match error {
-        CallError::Status { status, error, .. } if status.is_client_error() => {
+        CallError::Status {
+            status,
+            error,
+            retry_after,
+            ..
+        } if status.is_client_error() => {
             let mut passed = ApiError::new(status, error.code, error.message);
             if let Some(field) = error.field {
                 passed = passed.with_field(field);
+            }
+            if let Some(retry_after) = retry_after {
+                passed = passed.with_retry_after(retry_after);
             }
             passed
         }

@@ -61,6 +61,8 @@ pub enum CallError {
         service: &'static str,
         status: StatusCode,
         error: ErrorDetail,
+        /// The answer's `Retry-After`, in whole seconds.
+        retry_after: Option<Duration>,
     },
     #[error("{service} is unreachable: {source}")]
     Unreachable {
@@ -205,6 +207,12 @@ impl ServiceClient {
             .await
             .map_err(|source| CallError::Unreachable { service, source })?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse().ok())
+            .map(Duration::from_secs);
         let body = response
             .bytes()
             .await
@@ -224,6 +232,7 @@ impl ServiceClient {
             service,
             status,
             error,
+            retry_after,
         })
     }
 

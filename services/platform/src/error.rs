@@ -95,9 +95,15 @@ impl ApiError {
 
     /// 429, with `Retry-After`.
     pub fn too_many_requests(message: impl Into<String>, retry_after: Duration) -> Self {
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-        error.retry_after = Some(retry_after);
-        error
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            .with_retry_after(retry_after)
+    }
+
+    /// The same error, answered with `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
     }
 
     /// 503: a store or another service is unreachable; the cause is logged.

@@ -1,6 +1,11 @@
-//! Login rate limiting: how many failed password checks an account and a
-//! client address may have in a sliding window, and which address a request
-//! comes from.
+//! Login rate limiting: how many failed password checks may be made in a
+//! sliding window, and which address a request comes from.
+//!
+//! Failures are counted three ways: against the account from one client
+//! address (tight: a guesser is stopped after a few), against the account
+//! from anywhere (looser: many guessers together are stopped too), and
+//! against the client address (one guesser spraying many accounts). So a
+//! stranger's wrong guesses never lock the owner out from another address.
 //!
 //! Failures are kept in the service's own database, so the limits hold
 //! across replicas. An attempt is recorded as a failure *before* the
@@ -18,8 +23,12 @@ use axum::http::HeaderMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Failed password checks allowed per account within the window.
-pub const FAILURES_PER_ACCOUNT: u32 = 5;
+/// Failed password checks allowed per account from one client address
+/// within the window.
+pub const FAILURES_PER_ACCOUNT_AND_ADDRESS: u32 = 5;
+/// Failed password checks allowed per account from all addresses within
+/// the window.
+pub const FAILURES_PER_ACCOUNT: u32 = 50;
 /// Failed password checks allowed per client address within the window.
 pub const FAILURES_PER_ADDRESS: u32 = 20;
 
@@ -33,6 +42,7 @@ pub const CONCURRENT_CHECKS: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
     pub window: Duration,
+    pub per_account_and_address: u32,
     pub per_account: u32,
     pub per_address: u32,
 }
@@ -41,6 +51,7 @@ impl LoginLimits {
     pub fn with_window(window: Duration) -> Self {
         Self {
             window,
+            per_account_and_address: FAILURES_PER_ACCOUNT_AND_ADDRESS,
             per_account: FAILURES_PER_ACCOUNT,
             per_address: FAILURES_PER_ADDRESS,
         }
@@ -48,12 +59,39 @@ impl LoginLimits {
 }
 
 /// Who an attempt is counted against: the account (its normalised email,
-/// whether or not an account has it) and the client address.
+/// whether or not an account has it), the client address, and the two
+/// together.
 #[derive(Debug, Clone)]
 pub struct AttemptKeys {
     pub account: String,
     pub address: String,
 }
+
+impl AttemptKeys {
+    /// The key of the account from this address.
+    pub fn account_and_address(&self) -> String {
+        format!("{} from {}", self.account, self.address)
+    }
+
+    /// Each count an attempt is made against: its scope, its key and how
+    /// many failures it allows. Checked, and locked, in this order.
+    pub fn counts(&self, limits: &LoginLimits) -> [(&'static str, String, u32); 3] {
+        [
+            (ACCOUNT_SCOPE, self.account.clone(), limits.per_account),
+            (
+                ACCOUNT_AND_ADDRESS_SCOPE,
+                self.account_and_address(),
+                limits.per_account_and_address,
+            ),
+            (ADDRESS_SCOPE, self.address.clone(), limits.per_address),
+        ]
+    }
+}
+
+/// The scopes failures are counted in.
+pub const ACCOUNT_SCOPE: &str = "account";
+pub const ACCOUNT_AND_ADDRESS_SCOPE: &str = "account_address";
+pub const ADDRESS_SCOPE: &str = "address";
 
 /// Whether a password may be checked now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -276,10 +276,7 @@ async fn login(
         state.metrics.login("invalid");
         return Err(invalid_credentials());
     };
-    state
-        .store
-        .attempt_succeeded(attempt, &keys.account)
-        .await?;
+    state.store.attempt_succeeded(attempt, &keys).await?;
     let profile = account.profile;
     let (token, claims) = state
         .keys
@@ -391,10 +388,7 @@ async fn change_password(
         )
         .with_field("current_password"));
     }
-    state
-        .store
-        .attempt_succeeded(attempt, &keys.account)
-        .await?;
+    state.store.attempt_succeeded(attempt, &keys).await?;
     let password_hash = state.passwords.hash(new).await?;
     if state
         .store

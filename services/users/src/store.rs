@@ -70,9 +70,10 @@ pub trait UserStore: Send + Sync {
     /// address with this id.
     async fn delete_address(&self, user: Uuid, id: Uuid) -> StoreResult<bool>;
 
-    /// Refuses the attempt if the account or the address has had `limits`
-    /// failures in the window before `now`; otherwise records it as a
-    /// failure (for both) until [`UserStore::attempt_succeeded`] takes it back.
+    /// Refuses the attempt if any of its counts ([`AttemptKeys::counts`])
+    /// has reached its limit in the window before `now`; otherwise records
+    /// it as a failure in each until [`UserStore::attempt_succeeded`] takes
+    /// it back.
     async fn begin_attempt(
         &self,
         keys: &AttemptKeys,
@@ -80,18 +81,14 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<AttemptOutcome>;
 
-    /// The password was right: forgets the account's failures and this
-    /// attempt's record against the address (the address's other failures
-    /// still count).
-    async fn attempt_succeeded(&self, attempt: Uuid, account: &str) -> StoreResult<()>;
+    /// The password was right: forgets the account's failures (from
+    /// anywhere and from this address) and this attempt's record against
+    /// the address (the address's other failures still count).
+    async fn attempt_succeeded(&self, attempt: Uuid, keys: &AttemptKeys) -> StoreResult<()>;
 
     /// Deletes failures from before `before`; returns how many.
     async fn purge_attempts(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
-
-/// Failure records are one row per attempt and scope.
-pub(crate) const ACCOUNT_SCOPE: &str = "account";
-pub(crate) const ADDRESS_SCOPE: &str = "address";
 
 /// Whether `error` is a violation of a unique constraint.
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {

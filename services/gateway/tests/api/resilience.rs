@@ -83,3 +83,35 @@ async fn the_gateway_is_ready_with_every_service_up() {
         "ready"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_refused_for_too_many_failures_says_when_to_try_again() {
+    let shop = spawn().await;
+    shop.customer().await;
+    let login = || {
+        shop.http
+            .post(shop.url("/api/sessions"))
+            .json(&serde_json::json!({"email": "nobody-here@example.com", "password": "guess"}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            login().await.expect("answers").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let refused = login().await.expect("answers");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .expect("users' Retry-After, passed on")
+        .to_str()
+        .expect("ASCII")
+        .parse()
+        .expect("whole seconds");
+    assert!(
+        (1..=900).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+}

@@ -9,12 +9,15 @@ use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{ACCOUNT_SCOPE, ADDRESS_SCOPE, StoreResult, UserStore, is_unique_violation};
+use super::{StoreResult, UserStore, is_unique_violation};
 use crate::{
     domain::{
         Account, AddAddressOutcome, Address, CreateOutcome, Email, NewAddress, NewUser, UserProfile,
     },
-    limits::{AttemptKeys, AttemptOutcome, LoginLimits},
+    limits::{
+        ACCOUNT_AND_ADDRESS_SCOPE, ACCOUNT_SCOPE, ADDRESS_SCOPE, AttemptKeys, AttemptOutcome,
+        LoginLimits,
+    },
 };
 
 const SCHEMA: &str = "users";
@@ -279,65 +282,55 @@ impl UserStore for PostgresUsers {
         now: OffsetDateTime,
     ) -> StoreResult<AttemptOutcome> {
         let since = now - limits.window;
+        let counts = keys.counts(limits);
         let mut tx = self.pool.begin().await?;
-        // Account first, then address: every attempt locks in this order,
-        // so two attempts cannot wait for each other.
-        for lock in [
-            format!("eshop-users:{ACCOUNT_SCOPE}:{}", keys.account),
-            format!("eshop-users:{ADDRESS_SCOPE}:{}", keys.address),
-        ] {
+        // Every attempt locks its counts in the same order, so two attempts
+        // cannot wait for each other.
+        for (scope, key, _) in &counts {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(lock)
+                .bind(format!("eshop-users:{scope}:{key}"))
                 .execute(&mut *tx)
                 .await?;
         }
-        let account = limit_reached_at(
-            &mut tx,
-            ACCOUNT_SCOPE,
-            &keys.account,
-            since,
-            limits.per_account,
-        )
-        .await?;
-        let address = limit_reached_at(
-            &mut tx,
-            ADDRESS_SCOPE,
-            &keys.address,
-            since,
-            limits.per_address,
-        )
-        .await?;
-        if let Some(reached_at) = account.into_iter().chain(address).max() {
+        let mut reached = None;
+        for (scope, key, limit) in &counts {
+            let at = limit_reached_at(&mut tx, scope, key, since, *limit).await?;
+            reached = reached.max(at);
+        }
+        if let Some(reached_at) = reached {
             tx.rollback().await?;
             return Ok(AttemptOutcome::Limited {
                 retry_at: reached_at + limits.window,
             });
         }
         let attempt = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO login_failures (attempt_id, scope, key, failed_at)
-             VALUES ($1, $2, $3, $6), ($1, $4, $5, $6)",
-        )
-        .bind(attempt)
-        .bind(ACCOUNT_SCOPE)
-        .bind(&keys.account)
-        .bind(ADDRESS_SCOPE)
-        .bind(&keys.address)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        for (scope, key, _) in &counts {
+            sqlx::query(
+                "INSERT INTO login_failures (attempt_id, scope, key, failed_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(attempt)
+            .bind(scope)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(AttemptOutcome::Allowed(attempt))
     }
 
-    async fn attempt_succeeded(&self, attempt: Uuid, account: &str) -> StoreResult<()> {
+    async fn attempt_succeeded(&self, attempt: Uuid, keys: &AttemptKeys) -> StoreResult<()> {
         sqlx::query(
             "DELETE FROM login_failures
-             WHERE (scope = $2 AND key = $3) OR (attempt_id = $1 AND scope = $4)",
+             WHERE (scope = $2 AND key = $3) OR (scope = $4 AND key = $5)
+                OR (attempt_id = $1 AND scope = $6)",
         )
         .bind(attempt)
         .bind(ACCOUNT_SCOPE)
-        .bind(account)
+        .bind(&keys.account)
+        .bind(ACCOUNT_AND_ADDRESS_SCOPE)
+        .bind(keys.account_and_address())
         .bind(ADDRESS_SCOPE)
         .execute(&self.pool)
         .await?;

@@ -1,5 +1,7 @@
-//! Login rate limits: five failures per account and twenty per client
-//! address in the window, then 429 with `Retry-After`; concurrent guesses
+//! Login rate limits: five failures per account from one address, fifty
+//! per account from anywhere and twenty per client address in the window,
+//! then 429 with `Retry-After`, so a stranger cannot lock the owner out;
+//! concurrent guesses
 //! count like consecutive ones; the client address is the gateway's
 //! `x-forwarded-for` only when the gateway proves who it is; old failures
 //! leave the window and are purged.
@@ -20,6 +22,8 @@ on_both_backends!(
     forwarded_addresses_count_only_when_the_gateway_sends_them,
     concurrent_guesses_are_limited_like_consecutive_ones,
     wrong_current_passwords_count_against_the_account,
+    a_stranger_s_guesses_do_not_lock_the_owner_out_from_another_address,
+    guesses_from_many_addresses_are_stopped_by_the_account_s_own_limit,
 );
 
 /// The short window of the test of expiry: long enough for five failures
@@ -260,4 +264,52 @@ async fn failures_leave_the_window_and_are_purged(app: TestApp) {
         StatusCode::OK,
         "once the failures left the window, the account logs in"
     );
+}
+
+async fn a_stranger_s_guesses_do_not_lock_the_owner_out_from_another_address(app: TestApp) {
+    app.user("owner@example.com").await;
+    for _ in 0..5 {
+        assert_invalid(login_via_gateway(&app, "203.0.113.7", "owner@example.com", "guess").await)
+            .await;
+    }
+    assert_limited(
+        login_via_gateway(&app, "203.0.113.7", "owner@example.com", "guess").await,
+        900,
+    )
+    .await;
+    assert_limited(
+        login_via_gateway(&app, "203.0.113.7", "owner@example.com", PASSWORD).await,
+        900,
+    )
+    .await;
+    let owner = login_via_gateway(&app, "198.51.100.2", "owner@example.com", PASSWORD).await;
+    assert_eq!(
+        owner.status(),
+        StatusCode::OK,
+        "the owner, from home, logs in"
+    );
+}
+
+async fn guesses_from_many_addresses_are_stopped_by_the_account_s_own_limit(app: TestApp) {
+    app.user("famous@example.com").await;
+    // Ten addresses, five guesses each: each stays under its own limit.
+    for address in 1..=10 {
+        for _ in 0..5 {
+            assert_invalid(
+                login_via_gateway(
+                    &app,
+                    &format!("203.0.113.{address}"),
+                    "famous@example.com",
+                    "guess",
+                )
+                .await,
+            )
+            .await;
+        }
+    }
+    assert_limited(
+        login_via_gateway(&app, "203.0.113.11", "famous@example.com", "guess").await,
+        900,
+    )
+    .await;
 }
