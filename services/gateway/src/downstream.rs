@@ -16,6 +16,7 @@ use eshop_platform::{
     client::{CallError, ClientPolicy, ServiceClient},
     health::Readiness,
 };
+use prometheus_client::metrics::gauge::Gauge;
 use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::json;
@@ -115,24 +116,35 @@ impl Downstream {
         }
     }
 
-    /// A readiness check per service; the optional ones do not fail `/readyz`.
-    pub(crate) fn checks(&self) -> Vec<std::sync::Arc<dyn Readiness>> {
+    /// A health probe per service, reported by `/readyz` under `degraded`
+    /// and as the `gateway_downstream_reachable` gauge. None makes the
+    /// gateway unready: it serves its apology pages and degraded answers
+    /// whatever fails behind it, and taking every gateway pod out of its
+    /// Service for a downstream failure would leave visitors with the
+    /// Ingress's bare 502 instead.
+    pub(crate) fn checks(
+        &self,
+        metrics: &crate::GatewayMetrics,
+    ) -> Vec<std::sync::Arc<dyn Readiness>> {
         [
-            ("users", &self.users, true),
-            ("catalog", &self.catalog, true),
-            ("cart", &self.cart, true),
-            ("orders", &self.orders, true),
-            ("payments", &self.payments, true),
-            ("ratings", &self.ratings, false),
-            ("wallet", &self.wallet, false),
-            ("shipping", &self.shipping, false),
+            ("users", &self.users),
+            ("catalog", &self.catalog),
+            ("cart", &self.cart),
+            ("orders", &self.orders),
+            ("payments", &self.payments),
+            ("ratings", &self.ratings),
+            ("wallet", &self.wallet),
+            ("shipping", &self.shipping),
         ]
         .into_iter()
-        .map(|(name, client, required)| {
+        .map(|(name, client)| {
             std::sync::Arc::new(Reachable {
                 name,
                 client: client.clone(),
-                required,
+                reachable: metrics
+                    .reachable
+                    .get_or_create(&crate::ServiceLabel { service: name })
+                    .clone(),
             }) as std::sync::Arc<dyn Readiness>
         })
         .collect()
@@ -457,7 +469,7 @@ fn as_owner<'a>(
 struct Reachable {
     name: &'static str,
     client: ServiceClient,
-    required: bool,
+    reachable: Gauge,
 }
 
 #[async_trait]
@@ -467,14 +479,12 @@ impl Readiness for Reachable {
     }
 
     async fn check(&self) -> Result<(), String> {
-        self.client
-            .get("/healthz")
-            .send_without_answer()
-            .await
-            .map_err(|error| error.to_string())
+        let probed = self.client.get("/healthz").probe().await;
+        self.reachable.set(i64::from(probed.is_ok()));
+        probed.map_err(|error| error.to_string())
     }
 
     fn required(&self) -> bool {
-        self.required
+        false
     }
 }

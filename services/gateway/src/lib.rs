@@ -36,7 +36,7 @@ use eshop_platform::{
 };
 use prometheus_client::{
     encoding::EncodeLabelSet,
-    metrics::{counter::Counter, family::Family},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 pub use settings::GatewaySettings;
@@ -56,7 +56,7 @@ pub(crate) struct AppState {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ServiceLabel {
+pub(crate) struct ServiceLabel {
     service: &'static str,
 }
 
@@ -64,6 +64,7 @@ struct ServiceLabel {
 #[derive(Clone, Default)]
 pub(crate) struct GatewayMetrics {
     degraded: Family<ServiceLabel, Counter>,
+    pub(crate) reachable: Family<ServiceLabel, Gauge>,
     pub(crate) rate_limited: Counter,
     pub(crate) csrf_refused: Counter,
 }
@@ -74,6 +75,11 @@ impl GatewayMetrics {
             "gateway_degraded_answers",
             "Answers given without an optional service that did not answer, by service",
             self.degraded.clone(),
+        );
+        registry.register(
+            "gateway_downstream_reachable",
+            "Whether each service the gateway calls answered its last health probe (1) or not (0)",
+            self.reachable.clone(),
         );
         registry.register(
             "gateway_rate_limited",
@@ -99,6 +105,7 @@ pub async fn build(settings: GatewaySettings) -> Result<Application, BuildError>
     let verifier = Arc::new(JwtVerifier::from_public_pem(&settings.jwt_public_key)?);
     let downstream = Downstream::new(&settings.downstream, &settings.server.internal_token);
     let gateway_metrics = GatewayMetrics::default();
+    let state_metrics = gateway_metrics.clone();
     let mut registry = metrics::registry();
     gateway_metrics.register(&mut registry);
     let state = AppState {
@@ -115,7 +122,7 @@ pub async fn build(settings: GatewaySettings) -> Result<Application, BuildError>
         name: "gateway",
         api: router(state),
         preparation: Preparation::done(),
-        checks: downstream.checks(),
+        checks: downstream.checks(&state_metrics),
         registry,
     };
     Application::bind(&settings.server, service, stopping)

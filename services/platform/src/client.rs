@@ -298,6 +298,13 @@ impl<'a> Call<'a> {
         })
     }
 
+    /// Makes the call once, outside the circuit breaker and without
+    /// retries: a health probe, which must neither open the breaker for
+    /// traffic nor be refused by it.
+    pub async fn probe(self) -> Result<(), CallError> {
+        self.client.attempt(&self).await.map(drop)
+    }
+
     /// Makes the call and ignores any answer body.
     pub async fn send_without_answer(self) -> Result<(), CallError> {
         self.send_raw().await.map(drop)
