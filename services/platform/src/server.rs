@@ -7,21 +7,35 @@
 //! a JSON 500) and binds the listener. [`Application::run_until_stopped`]
 //! serves until the stop signal, lets requests in flight finish, and then
 //! stops the service's background workers.
+//!
+//! Slow clients are the client's fault and cost little: a connection that
+//! has not sent a whole request head within [`HEADER_READ_TIMEOUT`] (a new
+//! one, or a kept-alive one between requests) is closed, and a body that
+//! has not arrived within [`BODY_READ_TIMEOUT`] is answered 408 and its
+//! connection closed, before any handler runs.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    body::Body,
     error_handling::HandleErrorLayer,
     extract::{DefaultBodyLimit, Request},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::Service as _;
 use tower::{BoxError, ServiceBuilder, timeout::TimeoutLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -63,6 +77,13 @@ impl BuildError {
 
 /// The largest request body a service accepts unless a route says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// How long a client may take to send a request's head, and how long a
+/// kept-alive connection may stay idle between requests.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request's body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a service brings to the server.
 pub struct Service {
@@ -131,6 +152,7 @@ impl Application {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(middleware::from_fn(telemetry::scope_request_id))
+                .layer(middleware::from_fn(read_body_in_time))
                 .layer(middleware::from_fn_with_state(
                     settings.fault_latency,
                     add_fault_latency,
@@ -187,12 +209,7 @@ impl Application {
     ) -> io::Result<()> {
         let stopping = self.stopping.clone();
         tracing::info!(service = self.name, address = %self.address()?, "serving");
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        serve(self.listener, self.router, async move {
             tokio::select! {
                 () = stop => {}
                 () = stopping.cancelled() => {}
@@ -201,13 +218,98 @@ impl Application {
         .await;
         self.stopping.cancel();
         tracing::info!(service = self.name, "stopped");
-        served
+        Ok(())
     }
+}
+
+/// Serves HTTP/1 connections on `listener` until `stop` completes, then
+/// lets the requests in flight finish. Each connection must send a request
+/// head within [`HEADER_READ_TIMEOUT`], the first one and every next one.
+async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let connections = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait a moment rather
+                    // than spin.
+                    tracing::warn!(%error, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = match make_service.call(peer).await {
+            Ok(service) => service,
+            Err(never) => match never {},
+        };
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// Reads the whole request body, at most [`DEFAULT_BODY_LIMIT`] bytes,
+/// within [`BODY_READ_TIMEOUT`]: a body still unfinished then is 408, one
+/// too large 413, either with the connection closed.
+async fn read_body_in_time(request: Request, next: middleware::Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        axum::body::to_bytes(body, DEFAULT_BODY_LIMIT),
+    )
+    .await;
+    let refusal = match read {
+        Ok(Ok(bytes)) => {
+            return next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+        }
+        Ok(Err(error)) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body is larger than this endpoint accepts",
+                )
+            } else {
+                ApiError::bad_request(
+                    "unreadable_body",
+                    "the body could not be read: the connection broke off, or its framing is wrong",
+                )
+            }
+        }
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request body did not arrive within {BODY_READ_TIMEOUT:?}"),
+        ),
+    };
+    let mut response = refusal.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The `ESHOP_FAULT_LATENCY` knob: waits before handling each API request.
 async fn add_fault_latency(
-    axum::extract::State(latency): axum::extract::State<std::time::Duration>,
+    axum::extract::State(latency): axum::extract::State<Duration>,
     request: Request,
     next: middleware::Next,
 ) -> Response {
