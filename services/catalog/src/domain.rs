@@ -1,8 +1,8 @@
 //! The catalog's values, validated once at the edge: a request that gets past
 //! these types holds nothing the stores need to check again.
 
-use eshop_platform::error::ApiError;
 pub use eshop_platform::sku::Sku;
+use eshop_platform::{error::ApiError, fields};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -51,19 +51,6 @@ impl Slug {
     /// A slug read back from a store, which only holds valid ones.
     pub(crate) fn from_store(slug: String) -> Self {
         Self(slug)
-    }
-}
-
-/// Checks a free-text field's length, in characters, after trimming.
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    match value.chars().count() {
-        0 => Err(ApiError::invalid(field, "must not be empty")),
-        n if n > max => Err(ApiError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        _ => Ok(value.to_owned()),
     }
 }
 
@@ -144,8 +131,8 @@ impl ProductInput {
         }
         Ok(NewProduct {
             sku: Sku::parse("sku", sku)?,
-            name: text("name", &self.name, 120)?,
-            description: text("description", &self.description, 2000)?,
+            name: fields::line("name", &self.name, 120)?,
+            description: fields::paragraph("description", &self.description, 2000)?,
             price_cents: self.price_cents,
             category: Slug::parse("category", &self.category)?,
             stock: self.stock,

@@ -14,6 +14,7 @@ use eshop_platform::{
     auth::{Auth, InternalCaller},
     error::{ApiError, ErrorBody},
     extract::{Json, Path, Query},
+    fields,
     openapi::InternalTokenScheme,
 };
 use prometheus_client::{
@@ -31,7 +32,7 @@ use crate::{
     demo,
     domain::{
         Category, CategoryInput, ListParams, Page, Product, ProductInput, Reservation,
-        ReservationInput, ReserveOutcome, Sku, Slug, TransitionOutcome, text,
+        ReservationInput, ReserveOutcome, Sku, Slug, TransitionOutcome,
     },
     images,
     store::CatalogStore,
@@ -193,8 +194,8 @@ async fn put_category(
     Json(input): Json<CategoryInput>,
 ) -> Result<StatusCode, ApiError> {
     let slug = Slug::parse("slug", &slug)?;
-    let name = text("name", &input.name, 80)?;
-    let description = text("description", &input.description, 500)?;
+    let name = fields::line("name", &input.name, 80)?;
+    let description = fields::paragraph("description", &input.description, 500)?;
     state
         .store
         .upsert_category(&slug, &name, &description)

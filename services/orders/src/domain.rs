@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use eshop_platform::error::ApiError;
+use eshop_platform::{error::ApiError, fields};
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -294,7 +294,7 @@ impl OrderInput {
                     format!("{sku} appears twice"),
                 ));
             }
-            let name = text(&field("name"), &line.name, 120)?;
+            let name = fields::line(&field("name"), &line.name, 120)?;
             if !(1..=MAX_QUANTITY).contains(&line.quantity) {
                 return Err(ApiError::invalid(
                     field("quantity"),
@@ -337,7 +337,7 @@ impl ShippingInput {
     fn validate(self) -> Result<Shipping, ApiError> {
         let line2 = match self.line2.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(line2) => Some(text("shipping.line2", line2, 200)?),
+            Some(line2) => Some(fields::line("shipping.line2", line2, 200)?),
         };
         if self.estimated_days > MAX_ESTIMATED_DAYS {
             return Err(ApiError::invalid(
@@ -346,11 +346,11 @@ impl ShippingInput {
             ));
         }
         Ok(Shipping {
-            name: text("shipping.name", &self.name, 100)?,
-            line1: text("shipping.line1", &self.line1, 200)?,
+            name: fields::line("shipping.name", &self.name, 100)?,
+            line1: fields::line("shipping.line1", &self.line1, 200)?,
             line2,
-            city: text("shipping.city", &self.city, 100)?,
-            postal_code: text("shipping.postal_code", &self.postal_code, 20)?,
+            city: fields::line("shipping.city", &self.city, 100)?,
+            postal_code: fields::line("shipping.postal_code", &self.postal_code, 20)?,
             country_code: country_code("shipping.country_code", &self.country_code)?,
             city_id: city_id("shipping.city_id", &self.city_id)?,
             quote_id: self.quote_id,
@@ -362,23 +362,6 @@ impl ShippingInput {
             )?,
             estimated_days: i64::from(self.estimated_days),
         })
-    }
-}
-
-/// Checks a free-text field after trimming: 1 to `max` characters, none of
-/// them control characters.
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    match value.chars().count() {
-        0 => Err(ApiError::invalid(field, "must not be empty")),
-        n if n > max => Err(ApiError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        _ if value.chars().any(char::is_control) => {
-            Err(ApiError::invalid(field, "must not hold control characters"))
-        }
-        _ => Ok(value.to_owned()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! A checkout: what the customer asks for, the saga's steps, what each step
 //! learned, and how a checkout ends.
 
-use eshop_platform::error::ApiError;
+use eshop_platform::{error::ApiError, fields};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -84,33 +84,19 @@ impl CheckoutRequest {
     }
 }
 
-fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    let length = value.trim().chars().count();
-    if length == 0 {
-        Err(ApiError::invalid(field, "must not be empty"))
-    } else if length > max {
-        Err(ApiError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 impl CheckoutRequest {
     pub fn validate(&self) -> Result<(), ApiError> {
         let address = &self.address;
-        bounded("address.name", &address.name, 80)?;
-        bounded("address.line1", &address.line1, 120)?;
+        fields::line("address.name", &address.name, 80)?;
+        fields::line("address.line1", &address.line1, 120)?;
         if let Some(line2) = &address.line2 {
-            bounded("address.line2", line2, 120)?;
+            fields::line("address.line2", line2, 120)?;
         }
-        bounded("address.postal_code", &address.postal_code, 20)?;
+        fields::line("address.postal_code", &address.postal_code, 20)?;
         if let Some(phone) = &address.phone {
-            bounded("address.phone", phone, 30)?;
+            fields::line("address.phone", phone, 30)?;
         }
-        bounded("address.city_id", &address.city_id, 80)?;
+        fields::line("address.city_id", &address.city_id, 80)?;
         if let Payment::Card { card_number } = &self.payment {
             let digits = card_number.chars().filter(|c| !c.is_whitespace()).count();
             if !(12..=19).contains(&digits) {

@@ -5,8 +5,8 @@
 //! - [`server`]: the HTTP server with health, readiness, metrics, request
 //!   ids, JSON logs, limits and graceful shutdown;
 //! - [`error`] and [`extract`]: the one JSON error shape and extractors that
-//!   reject bad requests in it; [`idempotency`]: the `Idempotency-Key`
-//!   header;
+//!   reject bad requests in it; [`fields`]: free-text fields checked the
+//!   same way everywhere; [`idempotency`]: the `Idempotency-Key` header;
 //! - [`auth`]: the internal credential and users' JWTs;
 //! - [`keys`]: the key pair of those JWTs and generated credentials;
 //! - [`client`]: calls to other services with timeouts, retries and a
@@ -23,6 +23,7 @@ pub mod client;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod fields;
 pub mod health;
 pub mod idempotency;
 pub mod keys;

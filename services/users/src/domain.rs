@@ -2,7 +2,7 @@
 //! name or an address that gets past these types holds nothing the stores
 //! need to check again.
 
-use eshop_platform::error::ApiError;
+use eshop_platform::{error::ApiError, fields};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -164,26 +164,6 @@ impl Password {
     }
 }
 
-/// Checks a free-text field after trimming: not empty, at most `max`
-/// characters, and no control characters (no line breaks or tabs).
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            "must not hold control characters such as line breaks",
-        ));
-    }
-    match value.chars().count() {
-        0 => Err(ApiError::invalid(field, "must not be empty")),
-        n if n > max => Err(ApiError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        _ => Ok(value.to_owned()),
-    }
-}
-
 /// An optional free-text field: absent, `null` and blank all mean none.
 pub fn optional_text(
     field: &str,
@@ -192,7 +172,7 @@ pub fn optional_text(
 ) -> Result<Option<String>, ApiError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(value) => text(field, value, max).map(Some),
+        Some(value) => fields::line(field, value, max).map(Some),
     }
 }
 
@@ -230,7 +210,7 @@ pub fn country(field: &str, value: &str) -> Result<String, ApiError> {
 
 /// A postal code: 1 to 16 letters, digits, spaces and dashes.
 pub fn postal_code(field: &str, value: &str) -> Result<String, ApiError> {
-    let value = text(field, value, MAX_POSTAL_CODE_LENGTH)?;
+    let value = fields::line(field, value, MAX_POSTAL_CODE_LENGTH)?;
     if value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
@@ -296,7 +276,7 @@ impl RegistrationInput {
         Ok(Registration {
             email,
             password: self.password,
-            name: text("name", &self.name, MAX_NAME_LENGTH)?,
+            name: fields::line("name", &self.name, MAX_NAME_LENGTH)?,
         })
     }
 }
@@ -457,10 +437,10 @@ impl AddressInput {
     pub fn validate(self) -> Result<NewAddress, ApiError> {
         Ok(NewAddress {
             label: optional_text("label", self.label.as_deref(), MAX_LABEL_LENGTH)?,
-            name: text("name", &self.name, MAX_NAME_LENGTH)?,
-            line1: text("line1", &self.line1, MAX_LINE_LENGTH)?,
+            name: fields::line("name", &self.name, MAX_NAME_LENGTH)?,
+            line1: fields::line("line1", &self.line1, MAX_LINE_LENGTH)?,
             line2: optional_text("line2", self.line2.as_deref(), MAX_LINE_LENGTH)?,
-            city: text("city", &self.city, MAX_CITY_LENGTH)?,
+            city: fields::line("city", &self.city, MAX_CITY_LENGTH)?,
             postal_code: postal_code("postal_code", &self.postal_code)?,
             country: country("country", &self.country)?,
             phone: phone("phone", self.phone.as_deref())?,
@@ -580,10 +560,13 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_bounded_and_single_line() {
-        assert_eq!(text("name", "  Ada  ", 80).unwrap(), "Ada");
-        assert!(text("name", &"é".repeat(80), 80).is_ok());
+        assert_eq!(fields::line("name", "  Ada  ", 80).unwrap(), "Ada");
+        assert!(fields::line("name", &"é".repeat(80), 80).is_ok());
         for bad in ["", "   ", "two\nlines", &"x".repeat(81)] {
-            assert_eq!(text("name", bad, 80).unwrap_err().field(), Some("name"));
+            assert_eq!(
+                fields::line("name", bad, 80).unwrap_err().field(),
+                Some("name")
+            );
         }
         assert_eq!(optional_text("label", Some("  "), 40).unwrap(), None);
         assert_eq!(optional_text("label", None, 40).unwrap(), None);

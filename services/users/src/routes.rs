@@ -22,6 +22,7 @@ use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
+    fields,
     keys::KeyPair,
     openapi::{BearerScheme, InternalTokenScheme},
 };
@@ -40,7 +41,7 @@ use crate::{
     domain::{
         AddAddressOutcome, Address, AddressInput, CreateOutcome, Email, LoginInput, MAX_ADDRESSES,
         MAX_NAME_LENGTH, NewUser, PasswordChange, ProfilePatch, PublicKey, PublicKeys,
-        RegistrationInput, Session, UserProfile, UserSummary, now, text,
+        RegistrationInput, Session, UserProfile, UserSummary, now,
     },
     limits::{AttemptKeys, AttemptOutcome, LoginLimits, address_key, client_address, retry_after},
     passwords::Passwords,
@@ -332,7 +333,7 @@ async fn patch_me(
 ) -> Result<Json<UserProfile>, ApiError> {
     let profile = match patch.name {
         Some(name) => {
-            let name = text("name", &name, MAX_NAME_LENGTH)?;
+            let name = fields::line("name", &name, MAX_NAME_LENGTH)?;
             state.store.rename(user.id(), &name).await?
         }
         None => state

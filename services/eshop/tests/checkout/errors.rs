@@ -13,6 +13,7 @@ on_both_backends!(
     a_key_reused_for_another_checkout_is_refused,
     a_checkout_needs_a_valid_unexpired_token,
     a_customer_sees_only_their_own_checkouts,
+    what_any_later_step_would_refuse_is_refused_before_anything_is_charged,
 );
 
 async fn a_checkout_needs_an_idempotency_key_and_a_valid_body(shop: TestShop) {
@@ -139,4 +140,51 @@ async fn a_customer_sees_only_their_own_checkouts(shop: TestShop) {
         read(&bob.token).await.expect("answers").status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// Every value the order would refuse after the charge is refused by
+/// payments up front, naming the field; nothing is reserved or charged.
+async fn what_any_later_step_would_refuse_is_refused_before_anything_is_charged(shop: TestShop) {
+    let customer = shop.customer().await;
+    shop.top_up(&customer, 100_000).await;
+    shop.add_to_cart(&customer, "SENSOR-GAS-8", 1).await;
+    let stock = shop.stock("SENSOR-GAS-8").await;
+    let cases = [
+        ("name", "Ada\nLovelace"),
+        ("name", "Ada\u{0}"),
+        ("line1", "1 Rue\tde Rivoli"),
+        ("line2", "Bâtiment B\r\n3e étage"),
+        ("postal_code", "750\u{1b}01"),
+        ("phone", "+33 1\u{7f}"),
+    ];
+    for (field, value) in cases {
+        let mut body = checkout_body(&wallet());
+        body["address"][field] = json!(value);
+        let response = shop
+            .http
+            .post(shop.url("payments", "/v1/checkouts"))
+            .bearer_auth(&customer.token)
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .json(&body)
+            .send()
+            .await
+            .expect("payments answers");
+        let status = response.status();
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {answer}"
+        );
+        assert_eq!(
+            answer["error"]["field"],
+            format!("address.{field}"),
+            "{answer}"
+        );
+    }
+    assert_eq!(shop.balance(&customer).await, 100_000, "nothing charged");
+    assert_eq!(shop.stock("SENSOR-GAS-8").await, stock, "nothing reserved");
+    let figures = shop.settle().await;
+    assert_eq!(figures.charged_cents, 0, "{figures}");
+    assert_eq!(figures.orders, 0, "{figures}");
 }

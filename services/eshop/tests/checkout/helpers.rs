@@ -373,7 +373,6 @@ impl TestShop {
     }
 }
 
-/// What a checkout to Paris sends (shipping's city ids are stable).
 impl TestShop {
     /// The `request` column of every row of payments' `checkouts` table,
     /// as stored, read from the database itself.
@@ -406,6 +405,7 @@ impl TestShop {
     }
 }
 
+/// What a checkout to Paris sends (shipping's city ids are stable).
 pub(crate) fn checkout_body(payment: &Value) -> Value {
     json!({
         "address": {"name": "Test Customer", "line1": "1 Rue de Rivoli", "postal_code": "75001", "city_id": "fr-paris"},
