@@ -561,6 +561,11 @@ pub enum CheckoutPayment {
 pub struct CheckoutRequest {
     pub address: CheckoutAddress,
     pub payment: CheckoutPayment,
+    /// The total, in cents, the customer confirmed (items plus shipping):
+    /// when it is no longer the total, the checkout is refused with 409
+    /// `price_changed` before anything is reserved or charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_total_cents: Option<i64>,
 }
 
 /// Why a checkout failed.

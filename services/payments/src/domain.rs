@@ -38,6 +38,13 @@ pub enum Payment {
 pub struct CheckoutRequest {
     pub address: Address,
     pub payment: Payment,
+    /// The total, in cents, the customer confirmed: items plus shipping as
+    /// shown to them. When prices or the shipping quote have changed since,
+    /// the checkout is refused with 409 `price_changed` before anything is
+    /// reserved or charged. Send it; without it, the checkout charges
+    /// whatever the total is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_total_cents: Option<i64>,
 }
 
 /// Whether `card_number` is a whole card number (12 to 19 digits, spaces
@@ -97,6 +104,12 @@ impl CheckoutRequest {
             fields::line("address.phone", phone, 30)?;
         }
         fields::line("address.city_id", &address.city_id, 80)?;
+        if self.expected_total_cents.is_some_and(|total| total < 0) {
+            return Err(ApiError::invalid(
+                "expected_total_cents",
+                "a total is zero or more cents",
+            ));
+        }
         if let Payment::Card { card_number } = &self.payment {
             let digits = card_number.chars().filter(|c| !c.is_whitespace()).count();
             if !(12..=19).contains(&digits) {
@@ -116,8 +129,8 @@ impl CheckoutRequest {
 pub enum Step {
     VerifyUser,
     ReadCart,
-    ReserveStock,
     QuoteShipping,
+    ReserveStock,
     Charge,
     CreateOrder,
     ClearCart,
@@ -129,8 +142,8 @@ impl Step {
     pub const ALL: [Self; 7] = [
         Self::VerifyUser,
         Self::ReadCart,
-        Self::ReserveStock,
         Self::QuoteShipping,
+        Self::ReserveStock,
         Self::Charge,
         Self::CreateOrder,
         Self::ClearCart,
@@ -139,9 +152,9 @@ impl Step {
     pub fn next(self) -> Self {
         match self {
             Self::VerifyUser => Self::ReadCart,
-            Self::ReadCart => Self::ReserveStock,
-            Self::ReserveStock => Self::QuoteShipping,
-            Self::QuoteShipping => Self::Charge,
+            Self::ReadCart => Self::QuoteShipping,
+            Self::QuoteShipping => Self::ReserveStock,
+            Self::ReserveStock => Self::Charge,
             Self::Charge => Self::CreateOrder,
             Self::CreateOrder => Self::ClearCart,
             Self::ClearCart | Self::Done => Self::Done,
@@ -374,6 +387,7 @@ mod tests {
                 phone: None,
             },
             payment,
+            expected_total_cents: None,
         };
         let sent = request(Payment::Card {
             card_number: "4242 4242 4242 4242".to_owned(),
@@ -414,6 +428,7 @@ mod tests {
                 phone: None,
             },
             payment: Payment::Wallet,
+            expected_total_cents: None,
         };
         assert_eq!(
             request.validate().unwrap_err().field(),

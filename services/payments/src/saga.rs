@@ -1,8 +1,9 @@
 //! The checkout saga.
 //!
-//! Forward, in order: verify the user, read the cart, reserve stock, quote
-//! shipping, charge, create the order (committing the reservation first),
-//! clear the cart. The outcome of every step is saved before the next one
+//! Forward, in order: verify the user, read the cart, quote shipping (and
+//! refuse with `price_changed` a total other than the one the customer
+//! confirmed, before anything is reserved), reserve stock, charge, create
+//! the order (committing the reservation first), clear the cart. The outcome of every step is saved before the next one
 //! starts, under a lease, so a checkout whose process dies is picked up by
 //! the recovery worker of any replica and continues where it was; every
 //! downstream call is keyed by the checkout, so repeating a step that ran
@@ -293,6 +294,19 @@ impl Saga {
                         )
                     })?;
                 checkout.progress.shipping = Some(shipping);
+                let total = checkout.progress.total_cents();
+                if let Some(confirmed) = checkout.request.expected_total_cents
+                    && confirmed != total
+                {
+                    return Err(StepError::Final(failure(
+                        StatusCode::CONFLICT,
+                        "price_changed",
+                        format!(
+                            "the total is now {total} cents, not the {confirmed} cents confirmed: prices or shipping changed; check the new total and pay again"
+                        ),
+                        Some("expected_total_cents"),
+                    )));
+                }
             }
             Step::Charge => {
                 let amount = checkout.progress.total_cents();

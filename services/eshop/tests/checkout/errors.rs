@@ -14,6 +14,7 @@ on_both_backends!(
     a_checkout_needs_a_valid_unexpired_token,
     a_customer_sees_only_their_own_checkouts,
     what_any_later_step_would_refuse_is_refused_before_anything_is_charged,
+    a_total_other_than_the_confirmed_one_is_refused_before_anything_is_taken,
 );
 
 async fn a_checkout_needs_an_idempotency_key_and_a_valid_body(shop: TestShop) {
@@ -187,4 +188,55 @@ async fn what_any_later_step_would_refuse_is_refused_before_anything_is_charged(
     let figures = shop.settle().await;
     assert_eq!(figures.charged_cents, 0, "{figures}");
     assert_eq!(figures.orders, 0, "{figures}");
+}
+
+/// The customer pays what they confirmed, or nothing: a total other than
+/// the one the shop would charge is refused before anything is reserved.
+async fn a_total_other_than_the_confirmed_one_is_refused_before_anything_is_taken(shop: TestShop) {
+    let customer = shop.customer().await;
+    shop.top_up(&customer, 100_000).await;
+    shop.add_to_cart(&customer, "SENSOR-GAS-8", 2).await;
+    let stock = shop.stock("SENSOR-GAS-8").await;
+    let send = |expected: i64| {
+        let mut body = checkout_body(&wallet());
+        body["expected_total_cents"] = json!(expected);
+        shop.http
+            .post(shop.url("payments", "/v1/checkouts"))
+            .bearer_auth(&customer.token)
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .json(&body)
+            .send()
+    };
+    // What the shop would charge: the quote for the cart, as a storefront
+    // shows it before the customer pays.
+    let probe = send(0).await.expect("payments answers");
+    assert_eq!(probe.status(), StatusCode::CONFLICT);
+    let refused: Value = probe.json().await.expect("JSON");
+    assert_eq!(refused["error"]["code"], "price_changed", "{refused}");
+    assert_eq!(
+        refused["error"]["field"], "expected_total_cents",
+        "{refused}"
+    );
+    let total: i64 = refused["error"]["message"]
+        .as_str()
+        .and_then(|message| message.strip_prefix("the total is now "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|cents| cents.parse().ok())
+        .expect("the message says the total");
+    assert_eq!(shop.balance(&customer).await, 100_000, "nothing charged");
+    assert_eq!(shop.stock("SENSOR-GAS-8").await, stock, "nothing reserved");
+
+    let stale = send(total - 1).await.expect("payments answers");
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let paid = send(total).await.expect("payments answers");
+    assert_eq!(paid.status(), StatusCode::CREATED);
+    let paid: Value = paid.json().await.expect("JSON");
+    assert_eq!(paid["total_cents"], total);
+    assert_eq!(shop.balance(&customer).await, 100_000 - total);
+    let figures = shop.settle().await;
+    assert_eq!(
+        figures.charged_cents - figures.refunded_cents,
+        total,
+        "{figures}"
+    );
 }

@@ -89,6 +89,9 @@ pub(crate) struct PayForm {
     method: String,
     #[serde(default)]
     card_number: String,
+    /// The total the page showed, which the customer confirmed by paying.
+    #[serde(default)]
+    expected_total_cents: Option<i64>,
 }
 
 #[derive(Template)]
@@ -108,8 +111,13 @@ struct CheckoutPage {
 }
 
 impl CheckoutPage {
+    /// What the customer is shown they will pay: items plus shipping.
+    fn total_cents(&self) -> i64 {
+        self.cart.total_cents + self.quote.as_ref().map_or(0, |quote| quote.cost_cents)
+    }
+
     fn total(&self) -> String {
-        money(self.cart.total_cents + self.quote.as_ref().map_or(0, |quote| quote.cost_cents))
+        money(self.total_cents())
     }
 
     fn city_id(&self) -> &str {
@@ -274,6 +282,7 @@ fn refusal(code: &str, message: &str) -> String {
         "insufficient_funds" => "There is not enough money to pay for this order. Nothing was charged: top up your wallet or use another card.".to_owned(),
         "processing_error" => "The card's bank did not answer. Nothing was charged: please try again.".to_owned(),
         "out_of_stock" => format!("{} Please change your cart and try again.", super::sentence(message)),
+        "price_changed" => "Prices or shipping changed since you looked, so nothing was charged. The new total is shown below: check it and pay again.".to_owned(),
         _ => super::sentence(message),
     }
 }
@@ -321,6 +330,7 @@ pub(crate) async fn place(
             phone: optional(&form.address.phone),
         },
         payment,
+        expected_total_cents: form.expected_total_cents,
     };
     let key = if form.key.is_empty() {
         Uuid::new_v4().to_string()

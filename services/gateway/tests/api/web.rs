@@ -184,3 +184,70 @@ async fn errors_are_friendly_pages_and_api_errors_keep_their_shape() {
     assert_eq!(orders.status(), StatusCode::SEE_OTHER);
     assert_eq!(orders.headers()[header::LOCATION], "/login?next=%2Forders");
 }
+
+/// What the customer saw is what they pay: a payment form whose total is no
+/// longer the total (prices or shipping changed meanwhile) buys nothing,
+/// and the page shows the new total to confirm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_total_is_shown_again_instead_of_charged() {
+    let shop = spawn().await;
+    let visitor = cookies(&shop.get("/").await);
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    let registered = shop
+        .post_form(
+            "/register",
+            &visitor,
+            &[
+                ("name", "Grace"),
+                ("email", &email),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    let session = cookies(&registered);
+    shop.post_form(
+        "/cart/items",
+        &session,
+        &[("sku", "SENSOR-IMU-3"), ("quantity", "1")],
+    )
+    .await;
+    let address = [
+        ("name", "Grace"),
+        ("line1", "1 Rue de Rivoli"),
+        ("postal_code", "75001"),
+        ("city", "Paris (FR)"),
+    ];
+    let quoted = shop.post_form("/checkout/quote", &session, &address).await;
+    let page = quoted.text().await.expect("a page");
+    let shown = page
+        .split("name=\"expected_total_cents\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries the total it shows")
+        .to_owned();
+    let city_id = page
+        .split("name=\"city_id\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the quoted city")
+        .to_owned();
+    let stale = (shown.parse::<i64>().expect("cents") - 100).to_string();
+    let mut form = address.to_vec();
+    form.extend([
+        ("city_id", city_id.as_str()),
+        ("key", "a-stale-total"),
+        ("method", "wallet"),
+        ("expected_total_cents", stale.as_str()),
+    ]);
+    let refused = shop.post_form("/checkout", &session, &form).await;
+    assert_eq!(refused.status(), StatusCode::OK, "the form, again");
+    let page = refused.text().await.expect("a page");
+    assert!(
+        page.contains("Prices or shipping changed since you looked, so nothing was charged"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("name=\"expected_total_cents\" value=\"{shown}\"")),
+        "the new total to confirm: {page}"
+    );
+}
