@@ -163,6 +163,7 @@ impl ShopConfig {
             },
             cookie_secure: false,
             trust_forwarded_for: false,
+            checkout_timeout: Duration::from_secs(8),
         }
     }
 }

@@ -584,38 +584,59 @@ async fn invoice(
 }
 
 /// Buys what is in the caller's cart. Send the same `Idempotency-Key` on
-/// every retry of one checkout; while it waits for a service the answer is
-/// 202, to be polled at `GET /api/checkouts/{id}`.
+/// every retry of one checkout, and `expected_total_cents`, the total you
+/// showed. While it waits for a service, or when it takes longer than the
+/// gateway waits, the answer is 202 with the checkout's `Location`, to be
+/// polled at `GET /api/checkouts/{id}`. A 503 means payments could not be
+/// reached: send the same request again with the same key, which is never
+/// charged twice.
 #[utoipa::path(post, path = "/api/checkouts", tag = "checkout", request_body = CheckoutRequest,
     params(("Idempotency-Key" = String, Header)),
     security(("bearer" = [])),
     responses(
         (status = CREATED, description = "completed: the order exists", body = Checkout),
-        (status = ACCEPTED, description = "still running; poll it", body = Checkout),
+        (status = ACCEPTED, description = "still running; poll the `Location`", body = Checkout),
         (status = PAYMENT_REQUIRED, description = "declined or not enough money", body = ErrorBody),
-        (status = CONFLICT, description = "out of stock or an empty cart", body = ErrorBody),
+        (status = CONFLICT, description = "out of stock, an empty cart, or `price_changed`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
-        (status = SERVICE_UNAVAILABLE, body = ErrorBody),
+        (status = SERVICE_UNAVAILABLE, description = "payments could not be reached; retry with the same key", body = ErrorBody),
     ))]
 async fn checkout(
     State(state): State<AppState>,
     visitor: Visitor,
     key: Result<IdempotencyKey, ApiError>,
     Json(request): Json<CheckoutRequest>,
-) -> Result<(StatusCode, Json<Checkout>), ApiError> {
+) -> Result<Response, ApiError> {
     let user = signed_in(&visitor)?;
     let key = key?;
-    let checkout = state
+    let checkout = match state
         .downstream
         .checkout(&user.token, key.as_str(), &request)
         .await
-        .map_err(passthrough)?;
+        .map_err(passthrough)
+    {
+        Ok(checkout) => checkout,
+        // No answer in time: the checkout may be under way, so say where
+        // it is rather than that it failed.
+        Err(error) if error.status().is_server_error() => {
+            match state
+                .downstream
+                .checkout_by_key(&user.token, key.as_str())
+                .await
+            {
+                Ok(Some(checkout)) => checkout,
+                Ok(None) | Err(_) => return Err(error),
+            }
+        }
+        Err(error) => return Err(error),
+    };
     let status = if checkout.status == "completed" {
         StatusCode::CREATED
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(checkout)))
+    let location = format!("/api/checkouts/{}", checkout.id);
+    Ok((status, [(header::LOCATION, location)], Json(checkout)).into_response())
 }
 
 /// One of the caller's checkouts.

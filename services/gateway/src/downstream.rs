@@ -68,6 +68,8 @@ pub(crate) struct Downstream {
     pub(crate) shipping: ServiceClient,
     pub(crate) orders: ServiceClient,
     pub(crate) payments: ServiceClient,
+    /// How long a checkout may take before the customer follows it instead.
+    checkout_timeout: Duration,
 }
 
 /// Calls a person waits for: short attempts, one retry, and a breaker
@@ -84,7 +86,11 @@ fn policy() -> ClientPolicy {
 }
 
 impl Downstream {
-    pub(crate) fn new(urls: &settings::Downstream, internal_token: &SecretString) -> Self {
+    pub(crate) fn new(
+        urls: &settings::Downstream,
+        internal_token: &SecretString,
+        checkout_timeout: Duration,
+    ) -> Self {
         let client = |service, url: &eshop_platform::settings::ServiceUrl, policy| {
             ServiceClient::new(service, url.as_str(), internal_token.clone(), policy)
         };
@@ -104,15 +110,8 @@ impl Downstream {
             wallet: client("wallet", &urls.wallet, policy()),
             shipping: client("shipping", &urls.shipping, policy()),
             orders: client("orders", &urls.orders, policy()),
-            // A checkout runs the whole saga while the customer waits.
-            payments: client(
-                "payments",
-                &urls.payments,
-                ClientPolicy {
-                    timeout: Duration::from_secs(8),
-                    ..policy()
-                },
-            ),
+            payments: client("payments", &urls.payments, policy()),
+            checkout_timeout,
         }
     }
 
@@ -429,7 +428,9 @@ impl Downstream {
         self.orders.get(&path).for_user(token).send_bytes().await
     }
 
-    /// Starts (or, with the same key, asks again about) a checkout.
+    /// Starts (or, with the same key, asks again about) a checkout, which
+    /// runs the whole saga while the customer waits, at most the checkout
+    /// timeout.
     pub(crate) async fn checkout(
         &self,
         token: &str,
@@ -441,8 +442,29 @@ impl Downstream {
             .for_user(token)
             .header("idempotency-key", key)
             .json(request)
+            .within(self.checkout_timeout)
             .send()
             .await
+    }
+
+    /// The user's checkout sent with `key`, if payments has one.
+    pub(crate) async fn checkout_by_key(
+        &self,
+        token: &str,
+        key: &str,
+    ) -> Result<Option<Checkout>, CallError> {
+        let found = self
+            .payments
+            .get("/v1/checkouts")
+            .query("idempotency_key", key)
+            .for_user(token)
+            .send()
+            .await;
+        match found {
+            Ok(checkout) => Ok(Some(checkout)),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     pub(crate) async fn checkout_status(

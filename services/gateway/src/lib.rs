@@ -103,7 +103,11 @@ impl GatewayMetrics {
 pub async fn build(settings: GatewaySettings) -> Result<Application, BuildError> {
     let stopping = CancellationToken::new();
     let verifier = Arc::new(JwtVerifier::from_public_pem(&settings.jwt_public_key)?);
-    let downstream = Downstream::new(&settings.downstream, &settings.server.internal_token);
+    let downstream = Downstream::new(
+        &settings.downstream,
+        &settings.server.internal_token,
+        settings.checkout_timeout,
+    );
     let gateway_metrics = GatewayMetrics::default();
     let state_metrics = gateway_metrics.clone();
     let mut registry = metrics::registry();

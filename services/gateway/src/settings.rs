@@ -5,9 +5,9 @@
 use std::num::NonZeroU32;
 
 use eshop_platform::settings::{
-    CART_URL, CATALOG_URL, Env, JWT_PUBLIC_KEY, ORDERS_URL, PAYMENTS_URL, RATINGS_URL, Rendered,
-    SHIPPING_URL, ServerSettings, ServiceSettings, ServiceUrl, Settings, SettingsError, USERS_URL,
-    Var, WALLET_URL, merge_rendered, merge_vars,
+    CART_URL, CATALOG_URL, Env, HumanDuration, JWT_PUBLIC_KEY, ORDERS_URL, PAYMENTS_URL,
+    RATINGS_URL, Rendered, SHIPPING_URL, ServerSettings, ServiceSettings, ServiceUrl, Settings,
+    SettingsError, USERS_URL, Var, WALLET_URL, merge_rendered, merge_vars,
 };
 
 pub static RATE_LIMIT_PER_SECOND: Var = Var {
@@ -26,6 +26,12 @@ pub static COOKIE_SECURE: Var = Var {
     name: "ESHOP_COOKIE_SECURE",
     help: "`true` marks the session cookies Secure (sent over HTTPS only): set it when the shop is served over HTTPS",
     default: Some("false"),
+    secret: false,
+};
+pub static CHECKOUT_TIMEOUT: Var = Var {
+    name: "ESHOP_CHECKOUT_TIMEOUT",
+    help: "how long the gateway waits for a checkout; beyond, the customer is sent to a page that follows it to its end (an API client gets 202 with its location)",
+    default: Some("8s"),
     secret: false,
 };
 pub static TRUST_FORWARDED_FOR: Var = Var {
@@ -65,6 +71,8 @@ pub struct GatewaySettings {
     pub cookie_secure: bool,
     /// Counts the client address a proxy in front reports.
     pub trust_forwarded_for: bool,
+    /// How long a checkout may take before the customer is sent to follow it.
+    pub checkout_timeout: std::time::Duration,
 }
 
 impl Settings for GatewaySettings {
@@ -85,6 +93,7 @@ impl Settings for GatewaySettings {
                 &RATE_LIMIT_BURST,
                 &COOKIE_SECURE,
                 &TRUST_FORWARDED_FOR,
+                &CHECKOUT_TIMEOUT,
             ],
         ])
     }
@@ -109,6 +118,7 @@ impl Settings for GatewaySettings {
             },
             cookie_secure: env.get(&COOKIE_SECURE)?,
             trust_forwarded_for: env.get(&TRUST_FORWARDED_FOR)?,
+            checkout_timeout: env.get::<HumanDuration>(&CHECKOUT_TIMEOUT)?.0,
         })
     }
 
@@ -133,6 +143,10 @@ impl Settings for GatewaySettings {
                 (&RATE_LIMIT_BURST, self.rate_limit.burst.to_string()),
                 (&COOKIE_SECURE, self.cookie_secure.to_string()),
                 (&TRUST_FORWARDED_FOR, self.trust_forwarded_for.to_string()),
+                (
+                    &CHECKOUT_TIMEOUT,
+                    HumanDuration(self.checkout_timeout).to_string(),
+                ),
             ],
         ])
     }

@@ -14,7 +14,7 @@ use axum::{
 use eshop_platform::{
     auth::{Auth, InternalCaller, User},
     error::{ApiError, ErrorBody},
-    extract::{Json, Path},
+    extract::{Json, Path, Query},
     idempotency::IdempotencyKey,
     openapi::{BearerScheme, InternalTokenScheme},
     settings::Rate,
@@ -61,6 +61,7 @@ struct ApiDoc;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(checkout))
+        .routes(routes!(find_checkout))
         .routes(routes!(get_checkout))
         .routes(routes!(summary))
 }
@@ -154,6 +155,39 @@ fn answer(checkout: &Checkout) -> Response {
         response.headers_mut().insert("x-checkout-id", id);
     }
     response
+}
+
+/// How to find a checkout by the key it was sent with.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ByKey {
+    /// The `Idempotency-Key` the checkout was sent with.
+    idempotency_key: String,
+}
+
+/// The caller's checkout sent with an `Idempotency-Key`: how a client whose
+/// request timed out learns what became of it, without sending it again.
+#[utoipa::path(get, path = "/v1/checkouts", tag = "checkout",
+    params(ByKey),
+    security(("bearer" = [])),
+    responses(
+        (status = OK, body = CheckoutView),
+        (status = NOT_FOUND, description = "no checkout was made with this key: nothing was charged", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+    ))]
+async fn find_checkout(
+    user: User,
+    State(state): State<AppState>,
+    Query(by): Query<ByKey>,
+) -> Result<Json<CheckoutView>, ApiError> {
+    let key = IdempotencyKey::parse("idempotency_key", &by.idempotency_key)?;
+    match state.store.find_by_key(user.id(), key.as_str()).await? {
+        Some(checkout) => Ok(Json(CheckoutView::from(&checkout))),
+        None => Err(ApiError::not_found(format!(
+            "a checkout with the key {}",
+            key.as_str()
+        ))),
+    }
 }
 
 /// One of the caller's checkouts.

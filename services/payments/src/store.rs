@@ -41,6 +41,9 @@ pub trait CheckoutStore: Send + Sync {
 
     async fn get(&self, id: Uuid) -> StoreResult<Option<Checkout>>;
 
+    /// The user's checkout made under `key`, if any.
+    async fn find_by_key(&self, user: Uuid, key: &str) -> StoreResult<Option<Checkout>>;
+
     /// Takes the lease of an unfinished checkout for `owner`, unless another
     /// owner holds an unexpired one.
     async fn claim(&self, id: Uuid, owner: &str, lease: Duration) -> StoreResult<bool>;

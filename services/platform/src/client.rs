@@ -170,6 +170,7 @@ impl ServiceClient {
             headers: Vec::new(),
             user_token: None,
             body: None,
+            timeout: None,
         }
     }
 
@@ -197,6 +198,9 @@ impl ServiceClient {
         }
         if let Some(token) = call.user_token {
             request = request.bearer_auth(token);
+        }
+        if let Some(timeout) = call.timeout {
+            request = request.timeout(timeout);
         }
         if let Some(body) = &call.body {
             request = request.json(body);
@@ -260,9 +264,16 @@ pub struct Call<'a> {
     headers: Vec<(&'a str, String)>,
     user_token: Option<&'a str>,
     body: Option<serde_json::Value>,
+    timeout: Option<Duration>,
 }
 
 impl<'a> Call<'a> {
+    /// Gives each attempt `timeout` instead of the client's.
+    pub fn within(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// Makes the call for a user, carrying their JWT.
     pub fn for_user(mut self, token: &'a str) -> Self {
         self.user_token = Some(token);

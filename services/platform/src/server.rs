@@ -307,16 +307,19 @@ async fn read_body_in_time(request: Request, next: middleware::Next) -> Response
     response
 }
 
-/// The `ESHOP_FAULT_LATENCY` knob: waits before handling each API request.
+/// The `ESHOP_FAULT_LATENCY` knob: handles each API request, then waits
+/// before answering, as a slow service does: the work is done even when
+/// the caller stops waiting.
 async fn add_fault_latency(
     axum::extract::State(latency): axum::extract::State<Duration>,
     request: Request,
     next: middleware::Next,
 ) -> Response {
+    let response = next.run(request).await;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    next.run(request).await
+    response
 }
 
 async fn timed_out(_: BoxError) -> ApiError {

@@ -261,7 +261,7 @@ pub static REQUEST_TIMEOUT: Var = Var {
 
 pub static FAULT_LATENCY: Var = Var {
     name: "ESHOP_FAULT_LATENCY",
-    help: "fault knob: latency added to every API request, e.g. `200ms`, to practise observability (off: 0s)",
+    help: "fault knob: latency added to every API answer, after the request is handled, e.g. `200ms`, to practise observability and timeouts (off: 0s)",
     default: Some("0s"),
     secret: false,
 };

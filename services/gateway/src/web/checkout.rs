@@ -3,12 +3,19 @@
 //! without the script the city is matched by name). Then the shipping
 //! quote for the cart and the payment: the wallet, or a card. Paying sends
 //! the checkout to payments under an idempotency key made for that form,
-//! so a double click buys once; a refusal shows the form again with a new
-//! key and a plain explanation.
+//! with the total the page showed, so a double click buys once and the
+//! customer pays what they saw; a refusal shows the form again with a new
+//! key and a plain explanation. A payment that takes too long, or an
+//! answer that never comes, sends the customer to a page that follows the
+//! checkout by its key to its end: the checkout may well go through, so
+//! nobody is told that nothing was charged unless payments never saw it.
 
 use askama::Template;
 use axum::{extract::State, response::Response};
-use eshop_platform::{error::ApiError, extract::Path};
+use eshop_platform::{
+    error::ApiError,
+    extract::{Path, Query},
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -342,10 +349,7 @@ pub(crate) async fn place(
         Err(error) => {
             let error = passthrough(error);
             if error.status().is_server_error() {
-                return again(Problems::general(
-                    "we could not reach the payment service, and nothing was charged; please try again in a moment",
-                ))
-                .await;
+                return Ok(see_other(&confirming_path(&key)));
             }
             let message = refusal(error.code(), error.message());
             let problems = match Problems::from_error(&error, &["card_number"]).about("card_number")
@@ -364,6 +368,53 @@ fn after(checkout: &Checkout) -> Response {
         ("completed", Some(order)) => see_other(&format!("/orders/{order}?placed=1")),
         _ => see_other(&format!("/checkout/status/{}", checkout.id)),
     }
+}
+
+/// The page that follows the checkout sent with `key`.
+fn confirming_path(key: &str) -> String {
+    let query = serde_urlencoded::to_string([("key", key)]).expect("a pair always encodes");
+    format!("/checkout/confirming?{query}")
+}
+
+#[derive(Template)]
+#[template(path = "checkout_confirming.html")]
+struct ConfirmingPage {
+    layout: Layout,
+    /// Payments has no checkout with the key: nothing was charged.
+    not_received: bool,
+}
+
+/// Which checkout a confirming page follows.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConfirmingQuery {
+    key: String,
+}
+
+/// Follows the checkout sent with a key: to its status or order once
+/// payments knows it; until payments answers, a page that looks again by
+/// itself; "not received" only when payments says it has no such checkout.
+pub(crate) async fn confirming(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Customer(user): Customer,
+    Query(query): Query<ConfirmingQuery>,
+) -> Result<Response, PageError> {
+    let (layout, found) = tokio::join!(
+        Layout::new(&state, &visitor, "Confirming your payment"),
+        state.downstream.checkout_by_key(&user.token, &query.key),
+    );
+    let not_received = match found {
+        Ok(Some(checkout)) => return Ok(after(&checkout)),
+        Ok(None) => true,
+        Err(error) => {
+            tracing::warn!(%error, "looking a checkout up by its key");
+            false
+        }
+    };
+    Ok(page(&ConfirmingPage {
+        layout,
+        not_received,
+    }))
 }
 
 #[derive(Template)]

@@ -48,6 +48,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/cart/items/{sku}/remove", post(cart::remove))
         .route("/checkout", get(checkout::start).post(checkout::place))
         .route("/checkout/quote", post(checkout::quote))
+        .route("/checkout/confirming", get(checkout::confirming))
         .route("/checkout/status/{id}", get(checkout::status))
         .route("/orders", get(orders::history))
         .route("/orders/{id}", get(orders::detail))

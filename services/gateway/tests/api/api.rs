@@ -346,3 +346,79 @@ async fn the_edge_of_the_api_reads_headers_as_the_rfcs_say_and_names_bad_ones() 
         "invalid, not missing: {body}"
     );
 }
+
+/// An API client whose checkout outlasts the gateway's wait gets the
+/// checkout and its location, never a false failure: 202 while it runs, or
+/// 201 when it has completed by the time the gateway looked it up; it ends
+/// paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_checkout_answers_202_with_where_to_follow_it() {
+    let shop = crate::helpers::spawn_with_slow_payments(Duration::from_millis(1500), |settings| {
+        settings.checkout_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let token = shop.customer().await;
+    let topped_up = shop
+        .http
+        .post(shop.url("/api/wallet/top-ups"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "top-up")
+        .json(&json!({"amount_cents": 100_000, "card_number": "4242 4242 4242 4242"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(topped_up.status(), StatusCode::OK);
+    let added = shop
+        .http
+        .post(shop.url("/api/cart/items"))
+        .bearer_auth(&token)
+        .json(&json!({"sku": "SENSOR-IMU-3", "quantity": 1}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert!(added.status().is_success());
+    let checkout = shop
+        .http
+        .post(shop.url("/api/checkouts"))
+        .bearer_auth(&token)
+        .header("idempotency-key", Uuid::new_v4().to_string())
+        .json(&json!({
+            "address": {"name": "Ada", "line1": "1 Rue de Rivoli", "postal_code": "75001", "city_id": "fr-paris"},
+            "payment": {"method": "wallet"},
+        }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert!(
+        [StatusCode::ACCEPTED, StatusCode::CREATED].contains(&checkout.status()),
+        "{}",
+        checkout.status()
+    );
+    let location = checkout.headers()[header::LOCATION]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    let body: Value = checkout.json().await.expect("JSON");
+    assert_eq!(
+        location,
+        format!("/api/checkouts/{}", body["id"].as_str().expect("an id"))
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let followed: Value = shop
+            .http
+            .get(shop.url(&location))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("the gateway answers")
+            .json()
+            .await
+            .expect("JSON");
+        if followed["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{followed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

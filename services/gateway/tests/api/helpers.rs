@@ -14,6 +14,7 @@ use uuid::Uuid;
 pub(crate) struct TestGateway {
     pub(crate) gateway: RunningService,
     pub(crate) http: reqwest::Client,
+    _payments: RunningService,
     _shop: Shop,
     _dir: tempfile::TempDir,
 }
@@ -23,6 +24,12 @@ pub(crate) type Tweak = fn(&mut GatewaySettings);
 
 /// A shop with demo data and a gateway with `tweak` applied to its settings.
 pub(crate) async fn spawn_with(tweak: Tweak) -> TestGateway {
+    spawn_with_slow_payments(Duration::ZERO, tweak).await
+}
+
+/// As [`spawn_with`], with payments answering every request `latency`
+/// after handling it (its `ESHOP_FAULT_LATENCY` knob).
+pub(crate) async fn spawn_with_slow_payments(latency: Duration, tweak: Tweak) -> TestGateway {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let keys = TestKeys::generate();
     let config = ShopConfig {
@@ -43,9 +50,24 @@ pub(crate) async fn spawn_with(tweak: Tweak) -> TestGateway {
         checkout_lease: Duration::from_secs(1),
         checkout_deadline: Duration::from_secs(60),
     };
-    let shop = Shop::start(&config, &["gateway"])
+    let mut shop = Shop::start(&config, &["gateway", "payments"])
         .await
         .expect("the shop starts");
+    let mut payments = config.payments(&shop);
+    payments.server.fault_latency = latency;
+    let payments = eshop_test_support::start(
+        eshop_payments::build(payments)
+            .await
+            .expect("payments builds"),
+    );
+    shop.add_elsewhere(
+        "payments",
+        payments
+            .address
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address"),
+    );
     for address in shop.addresses().values() {
         eshop_test_support::wait_until_ready(&format!("http://{address}")).await;
     }
@@ -60,6 +82,7 @@ pub(crate) async fn spawn_with(tweak: Tweak) -> TestGateway {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client"),
+        _payments: payments,
         _shop: shop,
         _dir: dir,
     }

@@ -1,7 +1,10 @@
 //! The pages as a browser without JavaScript gets them: rendered HTML,
 //! forms that post and redirect, cookies, CSRF refusals, friendly errors.
 
+use std::time::Duration;
+
 use reqwest::{StatusCode, header};
+use serde_json::Value;
 
 use crate::helpers::{cookies, set_cookies, spawn};
 
@@ -249,5 +252,141 @@ async fn a_changed_total_is_shown_again_instead_of_charged() {
     assert!(
         page.contains(&format!("name=\"expected_total_cents\" value=\"{shown}\"")),
         "the new total to confirm: {page}"
+    );
+}
+
+/// A payment slower than the gateway waits is not "nothing charged": the
+/// customer is sent to a page that follows the checkout by its key, paying
+/// again from the form (the same key) is the same payment, and the page
+/// ends at the order. Exactly one order and one charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_checkout_is_followed_to_its_end_and_charged_once() {
+    let shop = crate::helpers::spawn_with_slow_payments(Duration::from_millis(1500), |settings| {
+        settings.checkout_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let visitor = cookies(&shop.get("/").await);
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    let registered = shop
+        .post_form(
+            "/register",
+            &visitor,
+            &[
+                ("name", "Grace"),
+                ("email", &email),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    let session = cookies(&registered);
+    let topped_up = shop
+        .http
+        .post(shop.url("/api/wallet/top-ups"))
+        .header(header::COOKIE, &session)
+        .header(header::ORIGIN, &shop.gateway.address)
+        .header("idempotency-key", "top-up-1")
+        .json(&serde_json::json!({"amount_cents": 100_000, "card_number": "4242 4242 4242 4242"}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(topped_up.status(), StatusCode::OK);
+    shop.post_form(
+        "/cart/items",
+        &session,
+        &[("sku", "SENSOR-IMU-3"), ("quantity", "1")],
+    )
+    .await;
+    let address = [
+        ("name", "Grace"),
+        ("line1", "1 Rue de Rivoli"),
+        ("postal_code", "75001"),
+        ("city", "Paris (FR)"),
+    ];
+    let page = shop
+        .post_form("/checkout/quote", &session, &address)
+        .await
+        .text()
+        .await
+        .expect("a page");
+    let hidden = |name: &str| {
+        page.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("the form carries {name}"))
+            .to_owned()
+    };
+    let (key, total, city_id) = (
+        hidden("key"),
+        hidden("expected_total_cents"),
+        hidden("city_id"),
+    );
+    let mut form = address.to_vec();
+    form.extend([
+        ("city_id", city_id.as_str()),
+        ("key", key.as_str()),
+        ("method", "wallet"),
+        ("expected_total_cents", total.as_str()),
+    ]);
+
+    let confirming = format!("/checkout/confirming?key={key}");
+    for attempt in ["first", "again"] {
+        let paid = shop.post_form("/checkout", &session, &form).await;
+        assert_eq!(paid.status(), StatusCode::SEE_OTHER, "{attempt}");
+        assert_eq!(
+            paid.headers()[header::LOCATION],
+            confirming.as_str(),
+            "{attempt}"
+        );
+    }
+    let followed = shop
+        .http
+        .get(shop.url(&confirming))
+        .header(header::COOKIE, &session)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(followed.status(), StatusCode::SEE_OTHER);
+    let order = followed.headers()[header::LOCATION]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(
+        order.starts_with("/orders/") && order.ends_with("?placed=1"),
+        "{order}"
+    );
+
+    let get = |path: &'static str| {
+        shop.http
+            .get(shop.url(path))
+            .header(header::COOKIE, &session)
+            .send()
+    };
+    let orders: Value = get("/api/orders")
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let wallet: Value = get("/api/wallet")
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let total: i64 = total.parse().expect("cents");
+    eprintln!(
+        "slow checkout: {} order(s); wallet {} cents after a top-up of 100000 and a total of {total}",
+        orders["items"].as_array().map_or(0, Vec::len),
+        wallet["balance_cents"]
+    );
+    assert_eq!(
+        orders["items"].as_array().expect("orders").len(),
+        1,
+        "{orders}"
+    );
+    assert_eq!(
+        wallet["balance_cents"],
+        100_000 - total,
+        "charged once: {wallet}"
     );
 }

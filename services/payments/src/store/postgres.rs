@@ -81,6 +81,19 @@ impl CheckoutStore for PostgresCheckouts {
         Ok((checkout(&row)?, inserted == 1))
     }
 
+    async fn find_by_key(&self, user: Uuid, key: &str) -> StoreResult<Option<Checkout>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM checkouts WHERE user_id = $1 AND idempotency_key = $2"
+        )))
+        .bind(user)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(checkout)
+        .transpose()
+    }
+
     async fn get(&self, id: Uuid) -> StoreResult<Option<Checkout>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM checkouts WHERE id = $1"
