@@ -114,6 +114,7 @@ impl std::fmt::Debug for JwtVerifier {
 
 impl JwtVerifier {
     pub fn from_public_pem(pem: &str) -> Result<Self, KeyError> {
+        crate::jwt_crypto::install();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
@@ -152,6 +153,7 @@ impl std::fmt::Debug for JwtSigner {
 
 impl JwtSigner {
     pub fn from_private_pem(pem: &str) -> Result<Self, KeyError> {
+        crate::jwt_crypto::install();
         Ok(Self {
             key: EncodingKey::from_ed_pem(pem.as_bytes())?,
         })

@@ -7,7 +7,8 @@
 //! - [`error`] and [`extract`]: the one JSON error shape and extractors that
 //!   reject bad requests in it; [`fields`]: free-text fields checked the
 //!   same way everywhere; [`idempotency`]: the `Idempotency-Key` header;
-//! - [`auth`]: the internal credential and users' JWTs;
+//! - [`auth`]: the internal credential and users' JWTs, signed with the
+//!   EdDSA-only crypto provider of [`jwt_crypto`];
 //! - [`keys`]: the key pair of those JWTs and generated credentials;
 //! - [`client`]: calls to other services with timeouts, retries and a
 //!   circuit breaker;
@@ -26,6 +27,7 @@ pub mod extract;
 pub mod fields;
 pub mod health;
 pub mod idempotency;
+pub mod jwt_crypto;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
