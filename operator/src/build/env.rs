@@ -1,8 +1,9 @@
 //! A service's environment, rendered from the service's own settings
 //! struct, so the operator and the service agree on every variable.
 //!
-//! The settings are loaded from what this shop fixes (the credentials,
-//! where PostgreSQL, Redis and the other services are, demo data, TLS),
+//! The settings are loaded from what this shop fixes (the ports, the
+//! credentials, where PostgreSQL, Redis and the other services are, demo
+//! data, TLS),
 //! with the service's own defaults for the rest, then rendered back into
 //! variables. Non-secret variables go into the Deployment inline; a
 //! secret never does:
@@ -18,11 +19,14 @@
 //! where to take it from.
 
 use eshop_platform::settings::{
-    DATABASE_URL, Env, INTERNAL_TOKEN, JWT_PUBLIC_KEY, REDIS_URL, Rendered,
+    ADMIN_LISTEN, DATABASE_URL, Env, INTERNAL_TOKEN, JWT_PUBLIC_KEY, LISTEN, REDIS_URL, Rendered,
 };
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
 
-use super::{BuildError, Credentials, Shop, postgres, redis, secrets, service_deployment};
+use super::{
+    ADMIN_PORT, BuildError, Credentials, HTTP_PORT, Shop, postgres, redis, secrets,
+    service_deployment,
+};
 use crate::crd::DatabaseMode;
 
 /// The variable holding the database password, expanded into the URL.
@@ -64,6 +68,9 @@ pub fn render(
 fn fixed_value(shop: &Shop<'_>, name: &str, credentials: &Credentials) -> Option<String> {
     let spec = shop.spec();
     let value = match name {
+        // The ports the Deployment, the Service and the NetworkPolicies name.
+        _ if name == LISTEN.name => format!("0.0.0.0:{HTTP_PORT}"),
+        _ if name == ADMIN_LISTEN.name => format!("0.0.0.0:{ADMIN_PORT}"),
         _ if name == INTERNAL_TOKEN.name => credentials.internal_token.clone(),
         _ if name == JWT_PUBLIC_KEY.name => credentials.jwt_public_pem.clone(),
         _ if name == eshop_users::settings::JWT_PRIVATE_KEY.name => {

@@ -56,8 +56,12 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=eshop-operator"
 /// configuration the pods read at start, so a change rolls them.
 pub const CONFIG_DIGEST: &str = "eshop-operator.github.io/config-digest";
 
-/// The port every service of the shop listens on.
+/// The port every service of the shop serves its API on.
 pub const HTTP_PORT: i32 = 8080;
+/// The port every service serves `/healthz`, `/readyz` and `/metrics` on:
+/// the kubelet and Prometheus reach it, the Ingress and the other shop
+/// services do not.
+pub const ADMIN_PORT: i32 = 9090;
 pub const POSTGRES_PORT: i32 = 5432;
 pub const REDIS_PORT: i32 = 6379;
 
@@ -457,7 +461,7 @@ pub(crate) fn test_shop(spec: &serde_json::Value) -> EShop {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::PodSpec;
+    use k8s_openapi::{api::core::v1::PodSpec, apimachinery::pkg::util::intstr::IntOrString};
     use serde_json::json;
 
     use super::*;
@@ -586,6 +590,101 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn probes_and_metrics_are_on_the_admin_port_which_only_prometheus_reaches() {
+        let shop = test_shop(&json!({
+            "ingress": {"enabled": true, "host": "shop.example.com"},
+        }));
+        let children = children(&shop, &inputs()).unwrap();
+        for deployment in &children.deployments {
+            let template = &deployment.spec.as_ref().unwrap().template;
+            let container = &template.spec.as_ref().unwrap().containers[0];
+            let port_named = |name: &str| {
+                container
+                    .ports
+                    .iter()
+                    .flatten()
+                    .find(|port| port.name.as_deref() == Some(name))
+                    .map(|port| port.container_port)
+            };
+            assert_eq!(port_named("http"), Some(HTTP_PORT));
+            assert_eq!(port_named("admin"), Some(ADMIN_PORT));
+            let env = |name: &str| {
+                container
+                    .env
+                    .iter()
+                    .flatten()
+                    .find(|var| var.name == name)
+                    .and_then(|var| var.value.clone())
+            };
+            assert_eq!(env("ESHOP_LISTEN").as_deref(), Some("0.0.0.0:8080"));
+            assert_eq!(env("ESHOP_ADMIN_LISTEN").as_deref(), Some("0.0.0.0:9090"));
+            for probe in [&container.readiness_probe, &container.liveness_probe] {
+                let get = probe.as_ref().unwrap().http_get.as_ref().unwrap();
+                assert_eq!(get.port, IntOrString::String("admin".to_owned()));
+            }
+            let annotations = template
+                .metadata
+                .as_ref()
+                .unwrap()
+                .annotations
+                .as_ref()
+                .unwrap();
+            assert_eq!(annotations["prometheus.io/scrape"], "true");
+            assert_eq!(annotations["prometheus.io/port"], "9090");
+            assert_eq!(annotations["prometheus.io/path"], "/metrics");
+        }
+
+        let service_targets: Vec<_> = children
+            .services
+            .iter()
+            .filter(|service| service.metadata.name.as_deref() != Some("shop-postgres"))
+            .filter(|service| service.metadata.name.as_deref() != Some("shop-redis"))
+            .flat_map(|service| service.spec.as_ref().unwrap().ports.iter().flatten())
+            .map(|port| (port.port, port.target_port.clone()))
+            .collect();
+        assert_eq!(service_targets.len(), service_deployment::SERVICES.len());
+        assert!(
+            service_targets
+                .iter()
+                .all(|target| *target == (HTTP_PORT, Some(IntOrString::String("http".to_owned())))),
+            "{service_targets:?}"
+        );
+        let ingress_ports: Vec<_> = children.ingresses[0]
+            .spec
+            .iter()
+            .flat_map(|spec| spec.rules.iter().flatten())
+            .flat_map(|rule| rule.http.iter().flat_map(|http| &http.paths))
+            .filter_map(|path| path.backend.service.as_ref()?.port.as_ref()?.number)
+            .collect();
+        assert_eq!(ingress_ports, [HTTP_PORT]);
+
+        let admin = Some(IntOrString::Int(ADMIN_PORT));
+        let rules_opening_admin: Vec<_> = children
+            .network_policies
+            .iter()
+            .flat_map(|policy| policy.spec.as_ref().unwrap().ingress.iter().flatten())
+            .filter(|rule| {
+                rule.ports.is_none() || rule.ports.iter().flatten().any(|port| port.port == admin)
+            })
+            .collect();
+        assert_eq!(rules_opening_admin.len(), 1, "{rules_opening_admin:?}");
+        let peers = rules_opening_admin[0].from.as_ref().unwrap();
+        assert_eq!(peers.len(), 1);
+        let prometheus = peers[0]
+            .pod_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref();
+        assert_eq!(
+            prometheus.unwrap()["app.kubernetes.io/name"],
+            "prometheus",
+            "only Prometheus may reach the admin port"
+        );
+        assert_eq!(rules_opening_admin[0].ports.as_ref().unwrap().len(), 1);
     }
 
     #[test]

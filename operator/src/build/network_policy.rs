@@ -5,9 +5,10 @@
 //! - `<shop>-dns`: out to port 53 (UDP and TCP), for name lookups;
 //! - `<shop>-gateway`: into the gateway's port from anywhere (the Ingress
 //!   controller, port-forwards);
-//! - `<shop>-services`: into the services' port from the shop's own pods and
-//!   from Prometheus pods (metrics scraping); out to the other services,
-//!   PostgreSQL and Redis, or anywhere with an external database;
+//! - `<shop>-services`: into the services' API port from the shop's own
+//!   pods, and into their admin port (`/metrics`, probes) from Prometheus
+//!   pods only; out to the other services, PostgreSQL and Redis, or
+//!   anywhere with an external database;
 //! - `<shop>-postgres` and `<shop>-redis`: into the stores' ports from the
 //!   services.
 
@@ -23,7 +24,7 @@ use k8s_openapi::{
 };
 
 use super::{
-    HTTP_PORT, LABEL_COMPONENT, POSTGRES_PORT, REDIS_PORT, Shop, postgres, redis,
+    ADMIN_PORT, HTTP_PORT, LABEL_COMPONENT, POSTGRES_PORT, REDIS_PORT, Shop, postgres, redis,
     service_deployment::{GATEWAY, SERVICES},
 };
 use crate::crd::DatabaseMode;
@@ -140,13 +141,16 @@ pub fn network_policies(shop: &Shop<'_>) -> Vec<NetworkPolicy> {
         NetworkPolicySpec {
             pod_selector: Some(services_selector(shop)),
             policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![
-                    from_pods(labels(shop.instance_selector())),
-                    prometheus,
-                ]),
-                ports: Some(vec![port(HTTP_PORT, "TCP")]),
-            }]),
+            ingress: Some(vec![
+                NetworkPolicyIngressRule {
+                    from: Some(vec![from_pods(labels(shop.instance_selector()))]),
+                    ports: Some(vec![port(HTTP_PORT, "TCP")]),
+                },
+                NetworkPolicyIngressRule {
+                    from: Some(vec![prometheus]),
+                    ports: Some(vec![port(ADMIN_PORT, "TCP")]),
+                },
+            ]),
             egress: Some(egress),
         },
     ));

@@ -1,10 +1,11 @@
 //! A Deployment and a Service for each of the shop's services. Every
 //! Deployment runs the one image as `eshop serve <service>` with env from
-//! [`super::env`], probes on `/readyz` and `/healthz`, and the restricted
-//! security context. With autoscaling the replica count is left out, so the
-//! HorizontalPodAutoscaler owns it.
-
-use std::collections::BTreeMap;
+//! [`super::env`] and the restricted security context. Its container
+//! serves the API on the `http` port, which the Service routes, and
+//! `/healthz`, `/readyz` and `/metrics` on the `admin` port, which the
+//! probes use and the pod's `prometheus.io/*` annotations point scrapers
+//! at; no Service routes it. With autoscaling the replica count is left
+//! out, so the HorizontalPodAutoscaler owns it.
 
 use eshop_platform::settings::{Env, Rendered, Settings, SettingsError, Var};
 use k8s_openapi::{
@@ -19,10 +20,15 @@ use k8s_openapi::{
 };
 use kube::api::ObjectMeta;
 
-use super::{CONFIG_DIGEST, HTTP_PORT, Shop, pull_secrets, security};
+use super::{ADMIN_PORT, CONFIG_DIGEST, HTTP_PORT, Shop, pull_secrets, security};
 use crate::crd::{EShopSpec, ServiceSpec};
 
 pub const GATEWAY: &str = "gateway";
+
+/// The name of the container port serving the API.
+const HTTP_PORT_NAME: &str = "http";
+/// The name of the container port serving probes and metrics.
+const ADMIN_PORT_NAME: &str = "admin";
 
 /// The binary in the image that runs a service.
 const BINARY: &str = "/usr/local/bin/eshop";
@@ -88,7 +94,7 @@ fn http_probe(path: &str) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
-            port: IntOrString::String("http".to_owned()),
+            port: IntOrString::String(ADMIN_PORT_NAME.to_owned()),
             ..HTTPGetAction::default()
         }),
         period_seconds: Some(10),
@@ -111,11 +117,18 @@ pub fn deployment(
         image_pull_policy: Some(image.pull_policy.as_str().to_owned()),
         command: Some(vec![BINARY.to_owned()]),
         args: Some(vec!["serve".to_owned(), service.name.to_owned()]),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".to_owned()),
-            container_port: HTTP_PORT,
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some(HTTP_PORT_NAME.to_owned()),
+                container_port: HTTP_PORT,
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some(ADMIN_PORT_NAME.to_owned()),
+                container_port: ADMIN_PORT,
+                ..ContainerPort::default()
+            },
+        ]),
         env: Some(env),
         resources: Some(spec.resources.requirements()),
         readiness_probe: Some(http_probe("/readyz")),
@@ -138,10 +151,17 @@ pub fn deployment(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(shop.labels(service.name)),
-                    annotations: Some(BTreeMap::from([(
-                        CONFIG_DIGEST.to_owned(),
-                        digest.to_owned(),
-                    )])),
+                    annotations: Some(
+                        [
+                            (CONFIG_DIGEST, digest.to_owned()),
+                            ("prometheus.io/scrape", "true".to_owned()),
+                            ("prometheus.io/port", ADMIN_PORT.to_string()),
+                            ("prometheus.io/path", "/metrics".to_owned()),
+                        ]
+                        .into_iter()
+                        .map(|(key, value)| (key.to_owned(), value))
+                        .collect(),
+                    ),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -166,9 +186,9 @@ pub fn service(shop: &Shop<'_>, service: &ShopService) -> Service {
         spec: Some(KubeServiceSpec {
             selector: Some(shop.selector(service.name)),
             ports: Some(vec![ServicePort {
-                name: Some("http".to_owned()),
+                name: Some(HTTP_PORT_NAME.to_owned()),
                 port: HTTP_PORT,
-                target_port: Some(IntOrString::String("http".to_owned())),
+                target_port: Some(IntOrString::String(HTTP_PORT_NAME.to_owned())),
                 ..ServicePort::default()
             }]),
             ..KubeServiceSpec::default()

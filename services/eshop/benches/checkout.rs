@@ -151,7 +151,7 @@ async fn main() {
         checkout_deadline: Duration::from_secs(120),
     };
     let shop = Shop::start(&config, &[]).await.expect("the shop starts");
-    for address in shop.addresses().values() {
+    for address in shop.admin_addresses().values() {
         eshop_test_support::wait_until_ready(&format!("http://{address}")).await;
     }
     let http = reqwest::Client::new();

@@ -70,6 +70,7 @@ impl ShopConfig {
     pub fn server(&self) -> ServerSettings {
         ServerSettings {
             listen: SocketAddr::new(self.host, 0),
+            admin_listen: SocketAddr::new(self.host, 0),
             log: self.log.clone(),
             request_timeout: Duration::from_secs(10),
             internal_token: self.internal_token.clone(),
@@ -172,6 +173,7 @@ impl ShopConfig {
 #[derive(Debug)]
 pub struct Shop {
     addresses: BTreeMap<&'static str, SocketAddr>,
+    admin_addresses: BTreeMap<&'static str, SocketAddr>,
     stop: watch::Sender<bool>,
     running: JoinSet<io::Result<()>>,
 }
@@ -182,6 +184,7 @@ impl Shop {
     pub async fn start(config: &ShopConfig, left_out: &[&str]) -> Result<Self, BuildError> {
         let mut shop = Self {
             addresses: BTreeMap::new(),
+            admin_addresses: BTreeMap::new(),
             stop: watch::channel(false).0,
             running: JoinSet::new(),
         };
@@ -278,7 +281,11 @@ impl Shop {
         let address = application
             .address()
             .map_err(|source| BuildError::io("reading a bound address", source))?;
+        let admin = application
+            .admin_address()
+            .map_err(|source| BuildError::io("reading a bound address", source))?;
         self.addresses.insert(service, address);
+        self.admin_addresses.insert(service, admin);
         let mut stop = self.stop.subscribe();
         self.running
             .spawn(application.run_until_stopped(async move {
@@ -309,6 +316,11 @@ impl Shop {
     /// Every service and where it listens.
     pub fn addresses(&self) -> &BTreeMap<&'static str, SocketAddr> {
         &self.addresses
+    }
+
+    /// Where each service this shop runs serves its probes and metrics.
+    pub fn admin_addresses(&self) -> &BTreeMap<&'static str, SocketAddr> {
+        &self.admin_addresses
     }
 
     /// Stops every service and waits until they have finished.

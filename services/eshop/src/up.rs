@@ -218,6 +218,14 @@ impl Up {
             SocketAddr::new(local, listening.port()),
             started.elapsed().as_secs_f64()
         );
+        println!(
+            "metrics and probes: {}",
+            shop.admin_addresses()
+                .iter()
+                .map(|(service, address)| format!("{service} http://{address}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         if !self.host.is_loopback() {
             println!("listening on {listening}: other machines reach it at this machine's address");
         }
@@ -242,7 +250,7 @@ const READY_PATIENCE: Duration = Duration::from_secs(60);
 async fn wait_until_ready(shop: &Shop) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + READY_PATIENCE;
-    for (service, address) in shop.addresses() {
+    for (service, address) in shop.admin_addresses() {
         let url = format!("http://{address}/readyz");
         loop {
             let ready = client

@@ -62,7 +62,7 @@ async fn measure(case: &str, settings: GatewaySettings, expected: &str) {
         .await
         .expect("the gateway builds");
     let gateway = eshop_test_support::start(application);
-    eshop_test_support::wait_until_ready(&gateway.address).await;
+    eshop_test_support::wait_until_ready(&gateway.admin).await;
     let url = format!("{}{PAGE}", gateway.address);
     load(&url, expected).await;
     let (latencies, elapsed) = load(&url, expected).await;
@@ -101,7 +101,7 @@ async fn main() {
     let shop = Shop::start(&config, &["gateway"])
         .await
         .expect("the shop starts");
-    for address in shop.addresses().values() {
+    for address in shop.admin_addresses().values() {
         eshop_test_support::wait_until_ready(&format!("http://{address}")).await;
     }
     let mut settings = config.gateway(&shop);

@@ -1,10 +1,14 @@
 //! The HTTP server every service runs.
 //!
 //! A service hands over its API routes, readiness checks and metrics
-//! registry as a [`Service`]; [`Application::bind`] adds `/healthz`, `/readyz`
-//! and `/metrics`, puts the shared layers around the API (request ids, logs,
-//! metrics, a body limit, a timeout, JSON 404/405 answers, panics turned into
-//! a JSON 500) and binds the listener. [`Application::run_until_stopped`]
+//! registry as a [`Service`]; [`Application::bind`] puts the shared layers
+//! around the API (request ids, logs, metrics, a body limit, a timeout, JSON
+//! 404/405 answers, panics turned into a JSON 500) and binds it, and binds
+//! `/healthz`, `/readyz` and `/metrics` apart, on the admin address: what
+//! routes the public to the API (an Ingress, a Service) never reaches them,
+//! and a NetworkPolicy can open them to Prometheus alone. `/healthz`, which
+//! says only that the process serves, answers on the API's address too, for
+//! other services that check they can reach it. [`Application::run_until_stopped`]
 //! serves until the stop signal, lets requests in flight finish, and then
 //! stops the service's background workers.
 //!
@@ -113,6 +117,8 @@ pub struct Application {
     name: &'static str,
     listener: TcpListener,
     router: Router,
+    admin_listener: TcpListener,
+    admin_router: Router,
     stopping: CancellationToken,
 }
 
@@ -125,6 +131,7 @@ impl Application {
         stopping: CancellationToken,
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
+        let admin_listener = TcpListener::bind(settings.admin_listen).await?;
         let metrics = Metrics::new(service.registry);
         let name = service.name;
 
@@ -172,7 +179,7 @@ impl Application {
 
         let router = Router::new()
             .merge(api)
-            .merge(probes)
+            .route("/healthz", get(health::live))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(
@@ -182,10 +189,16 @@ impl Application {
                     .layer(PropagateRequestIdLayer::x_request_id())
                     .layer(middleware::from_fn_with_state(metrics, metrics::track)),
             );
+        let admin_router = probes
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(CatchPanicLayer::custom(panicked));
         Ok(Self {
             name,
             listener,
             router,
+            admin_listener,
+            admin_router,
             stopping,
         })
     }
@@ -200,6 +213,11 @@ impl Application {
         Ok(self.address()?.port())
     }
 
+    /// The address of its probes and metrics.
+    pub fn admin_address(&self) -> io::Result<SocketAddr> {
+        self.admin_listener.local_addr()
+    }
+
     /// Serves until `stop` completes or the stopping token is cancelled,
     /// finishes requests in flight, then cancels the token so the service's
     /// background workers stop too.
@@ -207,15 +225,34 @@ impl Application {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
+        tracing::info!(
+            service = self.name,
+            address = %self.address()?,
+            admin = %self.admin_address()?,
+            "serving"
+        );
+        let serving = CancellationToken::new();
         let stopping = self.stopping.clone();
-        tracing::info!(service = self.name, address = %self.address()?, "serving");
-        serve(self.listener, self.router, async move {
+        let stopped = serving.clone();
+        tokio::spawn(async move {
             tokio::select! {
                 () = stop => {}
                 () = stopping.cancelled() => {}
             }
-        })
-        .await;
+            stopped.cancel();
+        });
+        tokio::join!(
+            serve(
+                self.listener,
+                self.router,
+                serving.clone().cancelled_owned()
+            ),
+            serve(
+                self.admin_listener,
+                self.admin_router,
+                serving.cancelled_owned()
+            ),
+        );
         self.stopping.cancel();
         tracing::info!(service = self.name, "stopped");
         Ok(())

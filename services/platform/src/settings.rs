@@ -246,6 +246,12 @@ pub static LISTEN: Var = Var {
     default: Some("0.0.0.0:8080"),
     secret: false,
 };
+pub static ADMIN_LISTEN: Var = Var {
+    name: "ESHOP_ADMIN_LISTEN",
+    help: "address and port to serve /healthz, /readyz and /metrics on, apart from the API so that nothing routes the public there",
+    default: Some("0.0.0.0:9090"),
+    secret: false,
+};
 pub static LOG: Var = Var {
     name: "ESHOP_LOG",
     help: "log filter, e.g. `info` or `info,eshop_catalog=debug`; logs are JSON lines on stdout",
@@ -270,6 +276,8 @@ pub static FAULT_LATENCY: Var = Var {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    /// Where the probes and metrics are served.
+    pub admin_listen: SocketAddr,
     pub log: String,
     pub request_timeout: std::time::Duration,
     pub internal_token: SecretString,
@@ -281,6 +289,7 @@ impl Settings for ServerSettings {
     fn vars() -> Vec<&'static Var> {
         vec![
             &LISTEN,
+            &ADMIN_LISTEN,
             &LOG,
             &REQUEST_TIMEOUT,
             &INTERNAL_TOKEN,
@@ -291,6 +300,7 @@ impl Settings for ServerSettings {
     fn load(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
             listen: env.get(&LISTEN)?,
+            admin_listen: env.get(&ADMIN_LISTEN)?,
             log: env.get(&LOG)?,
             request_timeout: env.get::<HumanDuration>(&REQUEST_TIMEOUT)?.0,
             internal_token: env.secret(&INTERNAL_TOKEN)?,
@@ -301,6 +311,7 @@ impl Settings for ServerSettings {
     fn render(&self) -> Rendered {
         vec![
             (&LISTEN, self.listen.to_string()),
+            (&ADMIN_LISTEN, self.admin_listen.to_string()),
             (&LOG, self.log.clone()),
             (
                 &REQUEST_TIMEOUT,

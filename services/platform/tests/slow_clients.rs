@@ -27,6 +27,7 @@ const SLACK: Duration = Duration::from_secs(10);
 async fn start() -> (std::net::SocketAddr, CancellationToken) {
     let settings = ServerSettings {
         listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
         log: "warn".to_owned(),
         request_timeout: Duration::from_secs(30),
         internal_token: SecretString::from("token"),

@@ -10,10 +10,12 @@ use uuid::Uuid;
 /// The internal credential of services under test.
 pub const INTERNAL_TOKEN: &str = "test-internal-token";
 
-/// Settings that serve on a free port of 127.0.0.1 with [`INTERNAL_TOKEN`].
+/// Settings that serve the API and the admin endpoints on free ports of
+/// 127.0.0.1, with [`INTERNAL_TOKEN`].
 pub fn server_settings() -> ServerSettings {
     ServerSettings {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
+        admin_listen: "127.0.0.1:0".parse().expect("a valid address"),
         log: "warn".to_owned(),
         request_timeout: Duration::from_secs(10),
         internal_token: SecretString::from(INTERNAL_TOKEN),

@@ -11,6 +11,8 @@ use tokio::sync::oneshot;
 pub struct RunningService {
     /// Its base URL, e.g. `http://127.0.0.1:41234`.
     pub address: String,
+    /// The base URL of its probes and metrics.
+    pub admin: String,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -28,7 +30,7 @@ impl Drop for RunningService {
 /// When it is not ready in time, with its last `/readyz` answer.
 pub async fn run(application: Application) -> RunningService {
     let service = start(application);
-    wait_until_ready(&service.address).await;
+    wait_until_ready(&service.admin).await;
     service
 }
 
@@ -40,17 +42,24 @@ pub fn start(application: Application) -> RunningService {
             .address()
             .expect("a bound application has an address")
     );
+    let admin = format!(
+        "http://{}",
+        application
+            .admin_address()
+            .expect("a bound application has an admin address")
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
     }));
     RunningService {
         address,
+        admin,
         stop: Some(stop),
     }
 }
 
-/// Polls `{address}/readyz` until it answers 200, for at most 30 s.
+/// Polls `{admin}/readyz` until it answers 200, for at most 30 s.
 ///
 /// # Panics
 /// When it is not ready in time, with its last `/readyz` answer.

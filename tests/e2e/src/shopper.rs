@@ -66,11 +66,13 @@ pub struct Shopper {
     token: String,
 }
 
-/// Waits until the gateway at `base_url` answers `/readyz` with 200, for at
-/// most `timeout`: a new Ingress or Service takes a moment to route.
+/// Waits until the gateway at `base_url` answers `GET /api/products/{SKU}`
+/// with 200, for at most `timeout`: a new Ingress or Service takes a moment
+/// to route, and the catalog behind the gateway a moment to answer. (The
+/// probes are on the services' admin port, which no Ingress routes.)
 pub async fn wait_for_shop(base_url: &str, timeout: Duration) -> Result<(), ShopperError> {
     let http = client()?;
-    let url = format!("{}/readyz", base_url.trim_end_matches('/'));
+    let url = format!("{}/api/products/{SKU}", base_url.trim_end_matches('/'));
     let started = Instant::now();
     loop {
         let last = match http.get(&url).send().await {

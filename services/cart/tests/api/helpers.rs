@@ -23,6 +23,8 @@ pub(crate) struct TestApp {
     cart: Option<RunningService>,
     /// The cart's base URL.
     pub(crate) address: String,
+    /// The cart's probes and metrics.
+    pub(crate) admin: String,
     catalog: Option<RunningService>,
     catalog_address: String,
     pub(crate) http: reqwest::Client,
@@ -105,6 +107,7 @@ pub(crate) async fn spawn_with(backend: TestBackend, cart_ttl: Duration) -> Test
     let app = TestApp {
         backend,
         address: cart.address.clone(),
+        admin: cart.admin.clone(),
         cart: Some(cart),
         catalog_address: catalog.address.clone(),
         catalog: Some(catalog),
@@ -246,7 +249,7 @@ impl TestApp {
     pub(crate) async fn metrics(&self) -> String {
         let response = self
             .http
-            .get(self.url("/metrics"))
+            .get(format!("{}/metrics", self.admin))
             .send()
             .await
             .expect("the cart answers");
@@ -307,6 +310,7 @@ impl TestApp {
         wait_until_gone(&self.address).await;
         let cart = run_cart(&self.settings).await;
         self.address.clone_from(&cart.address);
+        self.admin.clone_from(&cart.admin);
         self.cart = Some(cart);
     }
 }

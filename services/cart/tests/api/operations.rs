@@ -25,7 +25,7 @@ async fn health_and_readiness_answer(app: TestApp) {
     assert_eq!(live["status"], "live");
     let ready = app
         .http
-        .get(app.url("/readyz"))
+        .get(format!("{}/readyz", app.admin))
         .send()
         .await
         .expect("answer");

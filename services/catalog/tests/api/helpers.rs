@@ -44,6 +44,15 @@ impl TestApp {
         format!("{}{path}", self.service.address)
     }
 
+    /// `GET` of the service's probes and metrics, on its admin address.
+    pub(crate) async fn admin_get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.service.admin))
+            .send()
+            .await
+            .expect("the catalog answers")
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.http
             .get(self.url(path))

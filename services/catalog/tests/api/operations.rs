@@ -15,7 +15,12 @@ on_both_backends!(
 async fn health_and_readiness_answer(app: TestApp) {
     let live: Value = app.get_json("/healthz").await;
     assert_eq!(live["status"], "live");
-    let ready: Value = app.get_json("/readyz").await;
+    let ready: Value = app
+        .admin_get("/readyz")
+        .await
+        .json::<Value>()
+        .await
+        .expect("JSON");
     assert_eq!(ready["status"], "ready");
 }
 
@@ -25,7 +30,7 @@ async fn metrics_count_requests_per_route_and_status(app: TestApp) {
         app.get("/v1/products/MET-1").await;
     }
     app.get("/v1/products/NOPE").await;
-    let response = app.get("/metrics").await;
+    let response = app.admin_get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]

@@ -61,13 +61,14 @@ async fn readiness_turns_on_once_the_database_can_be_reached() {
     };
     let catalog = eshop_test_support::start(eshop_catalog::build(settings).await.expect("builds"));
     let http = reqwest::Client::new();
-    let get = |path: &str| http.get(format!("{}{path}", catalog.address)).send();
+    let admin = |path: &str| http.get(format!("{}{path}", catalog.admin)).send();
+    let api = |path: &str| http.get(format!("{}{path}", catalog.address)).send();
 
     assert_eq!(
-        get("/healthz").await.expect("answers").status(),
+        admin("/healthz").await.expect("answers").status(),
         StatusCode::OK
     );
-    let not_ready = get("/readyz").await.expect("answers");
+    let not_ready = admin("/readyz").await.expect("answers");
     assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = not_ready.json().await.expect("JSON");
     assert_eq!(body["status"], "not_ready");
@@ -76,9 +77,9 @@ async fn readiness_turns_on_once_the_database_can_be_reached() {
         .expect("a reason")
         .to_owned();
     eprintln!("before the database is reachable: /readyz 503, postgres: {reason}");
-    let api = get("/v1/products").await.expect("answers");
-    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = api.json().await.expect("JSON");
+    let starting = api("/v1/products").await.expect("answers");
+    assert_eq!(starting.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = starting.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "starting");
 
     let listener = TcpListener::bind(("127.0.0.1", port))
@@ -86,12 +87,12 @@ async fn readiness_turns_on_once_the_database_can_be_reached() {
         .expect("the port is still free");
     let reachable = Instant::now();
     tokio::spawn(forward(listener, server));
-    eshop_test_support::wait_until_ready(&catalog.address).await;
+    eshop_test_support::wait_until_ready(&catalog.admin).await;
     eprintln!(
         "the database became reachable; /readyz 200 after {:.1}s",
         reachable.elapsed().as_secs_f64()
     );
-    let products: Value = get("/v1/products")
+    let products: Value = api("/v1/products")
         .await
         .expect("answers")
         .json()

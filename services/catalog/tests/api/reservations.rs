@@ -238,7 +238,7 @@ async fn expired_reservations_are_released(app: TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(app.stock_of(&sku).await, 3);
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.admin_get("/metrics").await.text().await.expect("text");
     assert!(
         metrics.contains("eshop_catalog_reservations_expired_total 1"),
         "{metrics}"

@@ -74,7 +74,7 @@ async fn the_probes_answer(app: TestApp) {
     for (path, status) in [("/healthz", "live"), ("/readyz", "ready")] {
         let response = app
             .http
-            .get(format!("{}{path}", app.address))
+            .get(format!("{}{path}", app.admin))
             .send()
             .await
             .expect("answers");
@@ -84,7 +84,7 @@ async fn the_probes_answer(app: TestApp) {
     }
     let metrics = app
         .http
-        .get(format!("{}/metrics", app.address))
+        .get(format!("{}/metrics", app.admin))
         .send()
         .await
         .expect("answers")

@@ -65,8 +65,9 @@ struct Crashable {
 }
 
 impl Crashable {
-    /// Builds and runs dispatch on a new runtime; returns it with its address.
-    fn start(settings: DispatchSettings) -> (Self, String) {
+    /// Builds and runs dispatch on a new runtime; returns it with its
+    /// address and its admin address.
+    fn start(settings: DispatchSettings) -> (Self, String, String) {
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -77,12 +78,17 @@ impl Crashable {
                 .block_on(eshop_dispatch::build(settings))
                 .expect("dispatch builds");
             let address = format!("http://{}", application.address().expect("an address"));
+            let admin = format!(
+                "http://{}",
+                application.admin_address().expect("an address")
+            );
             runtime.spawn(application.run_until_stopped(std::future::pending()));
             (
                 Self {
                     runtime: Some(runtime),
                 },
                 address,
+                admin,
             )
         })
         .join()
@@ -117,6 +123,8 @@ pub(crate) struct TestApp {
     pub(crate) backend: TestBackend,
     /// The current replica's base URL.
     pub(crate) address: String,
+    /// The current replica's probes and metrics.
+    pub(crate) admin: String,
     pub(crate) http: reqwest::Client,
     /// The bus dispatch consumes from and publishes to.
     pub(crate) bus: Arc<dyn EventBus>,
@@ -142,6 +150,7 @@ pub(crate) async fn spawn_with(backend: TestBackend, options: Options) -> TestAp
     let mut app = TestApp {
         backend,
         address: String::new(),
+        admin: String::new(),
         http: reqwest::Client::new(),
         bus,
         settings,
@@ -155,17 +164,18 @@ pub(crate) async fn spawn_with(backend: TestBackend, options: Options) -> TestAp
 impl TestApp {
     /// Starts a replica as the current one, and waits until it is ready.
     async fn start(&mut self, crashable: bool) {
-        let (replica, address) = if crashable {
-            let (replica, address) = Crashable::start(self.settings.clone());
-            eshop_test_support::wait_until_ready(&address).await;
-            (Replica::Crashable(replica), address)
+        let (replica, address, admin) = if crashable {
+            let (replica, address, admin) = Crashable::start(self.settings.clone());
+            eshop_test_support::wait_until_ready(&admin).await;
+            (Replica::Crashable(replica), address, admin)
         } else {
             let service = self.another_replica().await;
-            let address = service.address.clone();
-            (Replica::Graceful { _running: service }, address)
+            let (address, admin) = (service.address.clone(), service.admin.clone());
+            (Replica::Graceful { _running: service }, address, admin)
         };
         self.replica = Some(replica);
         self.address = address;
+        self.admin = admin;
     }
 
     /// Another replica on the same stores and bus, ready; dropping it stops it.
@@ -262,11 +272,12 @@ impl TestApp {
         response.json().await.expect("a JSON summary")
     }
 
-    /// A counter of the replica at `address`, by its full name.
-    pub(crate) async fn counter_at(&self, address: &str, name: &str) -> u64 {
+    /// A counter of the replica whose admin address is `admin`, by its
+    /// full name.
+    pub(crate) async fn counter_at(&self, admin: &str, name: &str) -> u64 {
         let text = self
             .http
-            .get(format!("{address}/metrics"))
+            .get(format!("{admin}/metrics"))
             .send()
             .await
             .expect("dispatch answers")
@@ -283,7 +294,7 @@ impl TestApp {
 
     /// A counter of the current replica.
     pub(crate) async fn counter(&self, name: &str) -> u64 {
-        self.counter_at(&self.address, name).await
+        self.counter_at(&self.admin, name).await
     }
 }
 

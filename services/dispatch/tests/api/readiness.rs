@@ -32,14 +32,15 @@ async fn without_redis_dispatch_is_live_but_not_ready() {
     let dispatch =
         eshop_test_support::start(eshop_dispatch::build(settings).await.expect("builds"));
     let http = reqwest::Client::new();
-    let get = |path: &str| http.get(format!("{}{path}", dispatch.address)).send();
+    let admin = |path: &str| http.get(format!("{}{path}", dispatch.admin)).send();
+    let api = |path: &str| http.get(format!("{}{path}", dispatch.address)).send();
 
     assert_eq!(
-        get("/healthz").await.expect("answers").status(),
+        admin("/healthz").await.expect("answers").status(),
         StatusCode::OK
     );
     let failing = eventually("/readyz to name the store and the bus", || async {
-        let response = get("/readyz").await.expect("answers");
+        let response = admin("/readyz").await.expect("answers");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let body: Value = response.json().await.expect("JSON");
         let failing = body["failing"].clone();
@@ -47,8 +48,8 @@ async fn without_redis_dispatch_is_live_but_not_ready() {
     })
     .await;
     eprintln!("/readyz without Redis: {failing}");
-    let api = get("/internal/shipments/summary").await.expect("answers");
-    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = api.json().await.expect("JSON");
+    let starting = api("/internal/shipments/summary").await.expect("answers");
+    assert_eq!(starting.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = starting.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "starting");
 }

@@ -31,7 +31,7 @@ async fn two_replicas_ship_each_order_once(app: TestApp) {
         "eshop_dispatch_shipments_delivered_total",
     ] {
         let here = app.counter(counter).await;
-        let there = app.counter_at(&other.address, counter).await;
+        let there = app.counter_at(&other.admin, counter).await;
         assert_eq!(here + there, ORDERS, "{counter}: {here} + {there}");
     }
 }

@@ -56,10 +56,16 @@ fn start(service: &str, settings: &impl Settings) -> Killed {
         .expect("eshop starts")
 }
 
-/// `eshop serve payments` on `address`, pausing after `pause_at` if given.
-fn start_payments(shop: &TestShop, address: SocketAddr, pause_at: Option<Step>) -> Killed {
+/// `eshop serve payments` on `address`, with its probes on `admin`,
+/// pausing after `pause_at` if given.
+fn start_payments(
+    shop: &TestShop,
+    (address, admin): (SocketAddr, SocketAddr),
+    pause_at: Option<Step>,
+) -> Killed {
     let mut settings = shop.config.payments(&shop.shop);
     settings.server.listen = address;
+    settings.server.admin_listen = admin;
     settings.server.log = "warn,eshop_payments=info".to_owned();
     settings.fault_pause_at = pause_at;
     start("payments", &settings)
@@ -83,9 +89,10 @@ fn wait_until_paused(payments: &mut Killed) {
 
 async fn crash_at_every_step(backend: TestBackend) {
     let mut shop = spawn_with(backend, Timing::default(), &["payments"]).await;
-    let address = free_address();
+    let (address, admin) = (free_address(), free_address());
     shop.shop.add_elsewhere("payments", address);
     let payments_url = format!("http://{address}");
+    let payments_admin = format!("http://{admin}");
 
     let mut previous: Option<Killed> = None;
     for step in Step::ALL {
@@ -96,8 +103,8 @@ async fn crash_at_every_step(backend: TestBackend) {
         let key = format!("crash-at-{}", step.as_str());
 
         drop(previous.take());
-        let mut payments = start_payments(&shop, address, Some(step));
-        eshop_test_support::wait_until_ready(&payments_url).await;
+        let mut payments = start_payments(&shop, (address, admin), Some(step));
+        eshop_test_support::wait_until_ready(&payments_admin).await;
         let attempt = {
             let (shop_http, customer, key) = (shop.http.clone(), customer.clone(), key.clone());
             let checkout_url = format!("{payments_url}/v1/checkouts");
@@ -126,8 +133,8 @@ async fn crash_at_every_step(backend: TestBackend) {
         // Started again without the knob, payments resumes the checkout
         // once the dead process's lease runs out; the customer's retry with
         // the same key gets the outcome.
-        let restarted = start_payments(&shop, address, None);
-        eshop_test_support::wait_until_ready(&payments_url).await;
+        let restarted = start_payments(&shop, (address, admin), None);
+        eshop_test_support::wait_until_ready(&payments_admin).await;
         let deadline = Instant::now() + Duration::from_secs(30);
         let outcome = loop {
             let response = shop.checkout(&customer, &key, wallet()).await;
@@ -211,9 +218,10 @@ async fn dispatch_killed_mid_stream(backend: TestBackend) {
     let shop = spawn_with(backend, timing, &["dispatch"]).await;
     let mut settings = shop.config.dispatch();
     settings.server.listen = free_address();
+    settings.server.admin_listen = free_address();
     settings.delivery_delay = Duration::from_millis(800);
     let dispatch = start("dispatch", &settings);
-    eshop_test_support::wait_until_ready(&format!("http://{}", settings.server.listen)).await;
+    eshop_test_support::wait_until_ready(&format!("http://{}", settings.server.admin_listen)).await;
 
     let shop = &shop;
     let orders = futures::future::join_all((0..6).map(|n| async move {

@@ -119,7 +119,7 @@ pub(crate) async fn spawn_with(
     let shop = Shop::start(&config, left_out)
         .await
         .expect("the shop starts");
-    for address in shop.addresses().values() {
+    for address in shop.admin_addresses().values() {
         eshop_test_support::wait_until_ready(&format!("http://{address}")).await;
     }
     TestShop {

@@ -68,9 +68,10 @@ pub(crate) async fn spawn_with_slow_payments(latency: Duration, tweak: Tweak) ->
             .parse()
             .expect("a socket address"),
     );
-    for address in shop.addresses().values() {
+    for address in shop.admin_addresses().values() {
         eshop_test_support::wait_until_ready(&format!("http://{address}")).await;
     }
+    eshop_test_support::wait_until_ready(&payments.admin).await;
     let mut settings = config.gateway(&shop);
     tweak(&mut settings);
     let application = eshop_gateway::build(settings)
@@ -114,6 +115,15 @@ impl TestGateway {
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.http
             .get(self.url(path))
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// `GET` of the gateway's probes and metrics, on its admin address.
+    pub(crate) async fn admin_get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.gateway.admin))
             .send()
             .await
             .expect("the gateway answers")

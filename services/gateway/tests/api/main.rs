@@ -3,6 +3,7 @@
 //! of its own in front of it, sometimes with a service made unreachable,
 //! and talks to the gateway over HTTP as a browser or an API client would.
 
+mod admin_port;
 mod api;
 mod helpers;
 mod openapi;

@@ -24,11 +24,11 @@ async fn without_ratings_a_product_still_answers_and_says_what_is_missing() {
     assert!(page.contains("Ratings are unavailable right now."));
     assert!(page.contains("Add to cart"));
 
-    let ready = shop.get("/readyz").await;
+    let ready = shop.admin_get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.expect("JSON");
     assert!(body["degraded"]["ratings"].is_string(), "{body}");
-    let metrics = shop.get("/metrics").await.text().await.expect("text");
+    let metrics = shop.admin_get("/metrics").await.text().await.expect("text");
     assert!(metrics.contains("eshop_gateway_degraded_answers_total{service=\"ratings\"}"));
 }
 
@@ -46,12 +46,12 @@ async fn without_catalog_pages_apologise_and_the_gateway_stays_ready() {
         (status, code.as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     );
-    let ready = shop.get("/readyz").await;
+    let ready = shop.admin_get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.expect("JSON");
     assert!(body["degraded"]["catalog"].is_string(), "{body}");
     assert_eq!(shop.get("/healthz").await.status(), StatusCode::OK);
-    let metrics = shop.get("/metrics").await.text().await.expect("text");
+    let metrics = shop.admin_get("/metrics").await.text().await.expect("text");
     assert!(
         metrics.contains("eshop_gateway_downstream_reachable{service=\"catalog\"} 0"),
         "{metrics}"
@@ -84,7 +84,7 @@ async fn a_client_over_its_rate_limit_waits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_is_ready_with_every_service_up() {
     let shop = spawn().await;
-    let ready = shop.get("/readyz").await;
+    let ready = shop.admin_get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(
         ready.json::<Value>().await.expect("JSON")["status"],

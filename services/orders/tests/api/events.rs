@@ -115,7 +115,7 @@ async fn dispatch_reports_move_the_order_on_once_however_often_they_come(app: Te
     assert_eq!(app.events_about(id).await.len(), 2);
     // The repeats were recognised by their event ids (the marker's dispatch
     // counts as applied too).
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.admin_get("/metrics").await.text().await.expect("text");
     for line in [
         r#"eshop_orders_events_total{outcome="applied"} 3"#,
         r#"eshop_orders_events_total{outcome="duplicate"} 3"#,
@@ -165,7 +165,7 @@ async fn reports_about_a_cancelled_order_change_nothing(app: TestApp) {
 
     let order = app.order(&user, id).await;
     assert_eq!(order, cancelled, "the order is as it was cancelled");
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.admin_get("/metrics").await.text().await.expect("text");
     assert!(
         metrics.contains(r#"eshop_orders_events_total{outcome="ignored"} 2"#),
         "{metrics}"
@@ -198,7 +198,7 @@ async fn reports_that_cannot_be_applied_are_dead_lettered(app: TestApp) {
         [unknown, malformed],
         "events of kinds orders does not follow are left alone"
     );
-    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let metrics = app.admin_get("/metrics").await.text().await.expect("text");
     for line in [
         r#"eshop_orders_events_total{outcome="rejected"} 2"#,
         r#"eshop_orders_events_total{outcome="skipped"} 1"#,

@@ -77,7 +77,7 @@ async fn metrics_count_orders_created_and_their_transitions(app: TestApp) {
     app.publish_dispatch(&delivered(id_of(&kept))).await;
     app.await_status(&user, id_of(&kept), "delivered").await;
 
-    let response = app.get("/metrics").await;
+    let response = app.admin_get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     let metrics = response.text().await.expect("text");
     for line in [
@@ -95,7 +95,7 @@ async fn metrics_count_orders_created_and_their_transitions(app: TestApp) {
 async fn health_and_readiness_answer(app: TestApp) {
     let live: Value = app.get("/healthz").await.json().await.expect("JSON");
     assert_eq!(live["status"], "live");
-    let ready = app.get("/readyz").await;
+    let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let ready: Value = ready.json().await.expect("JSON");
     assert_eq!(ready["status"], "ready");

@@ -256,6 +256,15 @@ impl TestApp {
             .expect("the ratings service answers")
     }
 
+    /// `GET` of the service's probes and metrics, on its admin address.
+    pub(crate) async fn admin_get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.ratings.admin))
+            .send()
+            .await
+            .expect("the ratings service answers")
+    }
+
     /// GET that must answer 200, as JSON.
     pub(crate) async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;

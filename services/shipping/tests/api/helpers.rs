@@ -67,6 +67,15 @@ impl TestApp {
         format!("{}{path}", self.service.address)
     }
 
+    /// `GET` of the service's probes and metrics, on its admin address.
+    pub(crate) async fn admin_get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.service.admin))
+            .send()
+            .await
+            .expect("shipping answers")
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.http
             .get(self.url(path))
@@ -161,7 +170,7 @@ impl TestApp {
 
     /// `/metrics`, as text.
     pub(crate) async fn metrics(&self) -> String {
-        self.get("/metrics").await.text().await.expect("text")
+        self.admin_get("/metrics").await.text().await.expect("text")
     }
 }
 

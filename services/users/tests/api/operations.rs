@@ -15,7 +15,7 @@ on_both_backends!(
 async fn health_and_readiness_answer(app: TestApp) {
     let live: Value = app.get("/healthz").await.json().await.expect("JSON");
     assert_eq!(live["status"], "live");
-    let ready = app.get("/readyz").await;
+    let ready = app.admin_get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let ready: Value = ready.json().await.expect("JSON");
     assert_eq!(ready["status"], "ready");
@@ -29,7 +29,7 @@ async fn metrics_count_registrations_and_logins_by_outcome(app: TestApp) {
     }
     app.login("counted@example.com", PASSWORD).await;
 
-    let response = app.get("/metrics").await;
+    let response = app.admin_get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     let metrics = response.text().await.expect("text");
     for line in [

@@ -208,7 +208,7 @@ impl TestApp {
     /// The text of `/metrics`.
     pub(crate) async fn metrics(&self) -> String {
         self.http
-            .get(self.url("/metrics"))
+            .get(format!("{}/metrics", self.service.admin))
             .send()
             .await
             .expect("the wallet answers")

@@ -7,8 +7,9 @@
 //! - each container runs as its Deployment says (see [`crate::kubelet`]),
 //!   with its env resolved from the Secrets the same builder made;
 //! - pods have addresses of their own: each service gets one loopback
-//!   address and listens there (`ESHOP_LISTEN`, which the operator renders
-//!   as `0.0.0.0:8080`, keeps its port); the other containers resolve its
+//!   address and listens there (`ESHOP_LISTEN` and `ESHOP_ADMIN_LISTEN`,
+//!   which the operator renders as `0.0.0.0:8080` and `0.0.0.0:9090`, keep
+//!   their ports); the other containers resolve its
 //!   Service name (`shop-users`, ...) to that address through `/etc/hosts`,
 //!   so the service URLs the operator rendered are used unchanged;
 //! - PostgreSQL and Redis are the loopback test servers
@@ -29,9 +30,14 @@ use eshop_operator::{
     },
     crd::EShop,
 };
-use eshop_platform::settings::{DATABASE_URL, LISTEN, REDIS_KEY_PREFIX, REDIS_URL};
+use eshop_platform::settings::{
+    ADMIN_LISTEN, DATABASE_URL, LISTEN, REDIS_KEY_PREFIX, REDIS_URL, Var,
+};
 use eshop_test_support::{TestDatabase, TestRedis};
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Container as PodContainer};
+use k8s_openapi::{
+    api::{apps::v1::Deployment, core::v1::Container as PodContainer},
+    apimachinery::pkg::util::intstr::IntOrString,
+};
 
 use crate::{
     kubelet::{self, replace},
@@ -82,21 +88,14 @@ impl LoopbackCluster {
                 panic!("the {service} Deployment reads {field}, which this cluster does not give")
             },
         );
-        let port = env
-            .iter()
-            .find(|(name, _)| name == LISTEN.name)
-            .map(|(_, listen)| {
-                listen
-                    .parse::<SocketAddr>()
-                    .expect("ESHOP_LISTEN is an address")
-            })
-            .expect("every service is given ESHOP_LISTEN")
-            .port();
-        replace(
-            &mut env,
-            LISTEN.name,
-            &self.address(service, port).to_string(),
-        );
+        for listen in [&LISTEN, &ADMIN_LISTEN] {
+            let port = rendered_address(&env, listen).port();
+            replace(
+                &mut env,
+                listen.name,
+                &self.address(service, port).to_string(),
+            );
+        }
         replace(&mut env, DATABASE_URL.name, &self.database.url());
         replace(&mut env, REDIS_URL.name, self.redis.url());
         replace(&mut env, REDIS_KEY_PREFIX.name, self.redis.prefix());
@@ -109,23 +108,28 @@ impl LoopbackCluster {
         })
     }
 
-    /// Where `service` answers, and the path of its readiness probe.
+    /// Where `service`'s readiness probe asks, and its path.
     pub(crate) fn readiness(&self, service: &str) -> (SocketAddr, String) {
         let (_, container) = self.pod(service);
-        let port = container.ports.as_ref().expect("a container port")[0].container_port;
-        let path = container
+        let get = container
             .readiness_probe
             .as_ref()
             .and_then(|probe| probe.http_get.as_ref())
-            .and_then(|get| get.path.clone())
             .expect("an HTTP readiness probe");
-        let port = u16::try_from(port).expect("a port");
-        (self.address(service, port), path)
+        let port = match &get.port {
+            IntOrString::Int(port) => *port,
+            IntOrString::String(name) => container_port(container, name),
+        };
+        let path = get.path.clone().expect("a probe path");
+        (self.address(service, to_port(port)), path)
     }
 
-    /// The base URL of `service`, as a client on this machine reaches it.
+    /// The base URL of `service`'s API, as a client on this machine reaches
+    /// it.
     pub(crate) fn url(&self, service: &str) -> String {
-        format!("http://{}", self.readiness(service).0)
+        let (_, container) = self.pod(service);
+        let port = to_port(container_port(container, "http"));
+        format!("http://{}", self.address(service, port))
     }
 
     fn address(&self, service: &str, port: u16) -> SocketAddr {
@@ -163,6 +167,32 @@ impl LoopbackCluster {
     }
 }
 
+/// The address the operator rendered for `listen`.
+fn rendered_address(env: &[(String, String)], listen: &Var) -> SocketAddr {
+    let (_, address) = env
+        .iter()
+        .find(|(name, _)| name == listen.name)
+        .unwrap_or_else(|| panic!("every service is given {}", listen.name));
+    address
+        .parse()
+        .unwrap_or_else(|_| panic!("{} is an address", listen.name))
+}
+
+/// The number of `container`'s port called `name`.
+fn container_port(container: &PodContainer, name: &str) -> i32 {
+    container
+        .ports
+        .iter()
+        .flatten()
+        .find(|port| port.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("the container has no port {name}"))
+        .container_port
+}
+
+fn to_port(port: i32) -> u16 {
+    u16::try_from(port).expect("a port")
+}
+
 /// `examples/minimal.yaml` as the API server would hand it to the operator.
 pub(crate) fn minimal_example() -> EShop {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.yaml");
@@ -175,9 +205,9 @@ pub(crate) fn minimal_example() -> EShop {
 
 /// One loopback address per service, in a block of 127.0.0.0/8 picked at
 /// random so that tests running together do not meet, each checked free
-/// on the services' port.
+/// on the services' ports.
 fn free_addresses() -> BTreeMap<&'static str, Ipv4Addr> {
-    let port = u16::try_from(build::HTTP_PORT).expect("a port");
+    let ports = [build::HTTP_PORT, build::ADMIN_PORT].map(to_port);
     loop {
         let random = uuid::Uuid::new_v4().into_bytes();
         let addresses: BTreeMap<_, _> = SERVICES
@@ -188,10 +218,11 @@ fn free_addresses() -> BTreeMap<&'static str, Ipv4Addr> {
                 (service.name, address)
             })
             .collect();
-        if addresses
-            .values()
-            .all(|address| TcpListener::bind((*address, port)).is_ok())
-        {
+        if addresses.values().all(|address| {
+            ports
+                .iter()
+                .all(|port| TcpListener::bind((*address, *port)).is_ok())
+        }) {
             return addresses;
         }
     }
