@@ -111,7 +111,7 @@ pub async fn build(settings: CartSettings) -> Result<Application, BuildError> {
 
 /// The cart's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
 /// Deletes expired carts from the SQLite file, until the service stops.

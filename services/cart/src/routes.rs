@@ -200,7 +200,7 @@ where
 #[utoipa::path(get, path = "/v1/cart", tag = "cart",
     security(("bearer" = []), ("session_id" = [])),
     responses(
-        (status = OK, body = CartView),
+        (status = OK, description = "the caller's cart; an unknown or expired one is empty", body = CartView),
         (status = UNAUTHORIZED, description = "no credentials, or a bad or expired token", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "the session id is not a UUID", body = ErrorBody),
     ))]
@@ -365,7 +365,7 @@ async fn merge_carts(
     params(("user_id" = Uuid, Path, description = "the user's id")),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = CartView),
+        (status = OK, description = "the user's cart; an unknown or expired one is empty", body = CartView),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "the user id is not a UUID", body = ErrorBody),
     ))]

@@ -178,8 +178,10 @@ pub struct ListParams {
     /// Order of the list.
     pub sort: Option<Sort>,
     /// Page number, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Products per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -265,7 +267,10 @@ pub struct Line {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
+    #[schema(example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
     pub sku: String,
+    /// 1 to 1,000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: u32,
 }
 

@@ -103,7 +103,7 @@ pub async fn build(settings: CatalogSettings) -> Result<Application, BuildError>
 
 /// The catalog's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
 /// Releases held reservations whose time ran out, until the service stops.

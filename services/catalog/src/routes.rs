@@ -32,7 +32,7 @@ use crate::{
     demo,
     domain::{
         Category, CategoryInput, ListParams, Page, Product, ProductInput, Reservation,
-        ReservationInput, ReserveOutcome, Sku, Slug, TransitionOutcome,
+        ReservationInput, ReserveOutcome, Sku, Slug, Sort, TransitionOutcome,
     },
     images,
     store::CatalogStore,
@@ -92,7 +92,7 @@ impl CatalogMetrics {
         title = "eShop catalog",
         description = "Categories, products, full-text search, product images and stock reservations."
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, Sort)),
     modifiers(&InternalTokenScheme)
 )]
 struct ApiDoc;
@@ -114,7 +114,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Every category, with how many products it has.
 #[utoipa::path(get, path = "/v1/categories", tag = "catalog",
-    responses((status = OK, body = Vec<Category>)))]
+    responses((status = OK, description = "every category", body = Vec<Category>)))]
 async fn list_categories(State(state): State<AppState>) -> Result<Json<Vec<Category>>, ApiError> {
     Ok(Json(state.store.categories().await?))
 }
@@ -122,7 +122,7 @@ async fn list_categories(State(state): State<AppState>) -> Result<Json<Vec<Categ
 /// A page of products: by category, by search, sorted.
 #[utoipa::path(get, path = "/v1/products", tag = "catalog", params(ListParams),
     responses(
-        (status = OK, body = Page<Product>),
+        (status = OK, description = "one page of the matching products", body = Page<Product>),
         (status = UNPROCESSABLE_ENTITY, description = "a parameter is out of range", body = ErrorBody),
     ))]
 async fn list_products(
@@ -137,8 +137,8 @@ async fn list_products(
 #[utoipa::path(get, path = "/v1/products/{sku}", tag = "catalog",
     params(("sku" = String, Path, description = "the product's SKU")),
     responses(
-        (status = OK, body = Product),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the product", body = Product),
+        (status = NOT_FOUND, description = "no product has this SKU", body = ErrorBody),
     ))]
 async fn get_product(
     State(state): State<AppState>,
@@ -155,8 +155,8 @@ async fn get_product(
 #[utoipa::path(get, path = "/v1/products/{sku}/image.svg", tag = "catalog",
     params(("sku" = String, Path, description = "the product's SKU")),
     responses(
-        (status = OK, content_type = "image/svg+xml", body = String),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the product's picture", content_type = "image/svg+xml", body = String),
+        (status = NOT_FOUND, description = "no product has this SKU", body = ErrorBody),
     ))]
 async fn product_image(
     State(state): State<AppState>,
@@ -209,7 +209,7 @@ async fn put_category(
     request_body = ProductInput,
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Product),
+        (status = OK, description = "the product as stored", body = Product),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
     ))]
 async fn put_product(
@@ -237,7 +237,7 @@ struct DemoDataLoaded {
 /// Loads the demo catalog: five categories, fifty products.
 #[utoipa::path(post, path = "/internal/demo-data", tag = "internal",
     security(("internal_token" = [])),
-    responses((status = OK, body = DemoDataLoaded)))]
+    responses((status = OK, description = "how many categories and products the demo data added", body = DemoDataLoaded)))]
 async fn load_demo_data(
     _: InternalCaller,
     State(state): State<AppState>,
@@ -310,8 +310,8 @@ async fn reserve(
     params(("id" = Uuid, Path)),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Reservation),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the reservation", body = Reservation),
+        (status = NOT_FOUND, description = "no reservation has this id", body = ErrorBody),
     ))]
 async fn get_reservation(
     _: InternalCaller,
@@ -329,8 +329,8 @@ async fn get_reservation(
     params(("id" = Uuid, Path)),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Reservation),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the reservation, committed", body = Reservation),
+        (status = NOT_FOUND, description = "no reservation has this id", body = ErrorBody),
         (status = CONFLICT, description = "it was released", body = ErrorBody),
     ))]
 async fn commit_reservation(
@@ -353,8 +353,8 @@ async fn commit_reservation(
     params(("id" = Uuid, Path)),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Reservation),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the reservation, released and its stock back", body = Reservation),
+        (status = NOT_FOUND, description = "no reservation has this id", body = ErrorBody),
     ))]
 async fn release_reservation(
     _: InternalCaller,

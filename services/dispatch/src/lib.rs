@@ -134,7 +134,7 @@ pub async fn build(settings: DispatchSettings) -> Result<Application, BuildError
 
 /// Dispatch's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
 /// Runs `worker` once the store is prepared, unless the service stops first.

@@ -108,7 +108,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     params(("order_id" = Uuid, Path, description = "the order's id")),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Shipment),
+        (status = OK, description = "the order's shipment", body = Shipment),
         (status = BAD_REQUEST, description = "the order id is not a UUID", body = ErrorBody),
         (status = UNAUTHORIZED, description = "no internal credential, or a wrong one", body = ErrorBody),
         (status = NOT_FOUND, description = "no payment or cancellation of this order reached dispatch", body = ErrorBody),
@@ -130,7 +130,7 @@ async fn get_shipment(
 #[utoipa::path(get, path = "/internal/shipments/summary", tag = "internal",
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = ShipmentSummary),
+        (status = OK, description = "how many shipments are in each state", body = ShipmentSummary),
         (status = UNAUTHORIZED, description = "no internal credential, or a wrong one", body = ErrorBody),
     ))]
 async fn shipment_summary(

@@ -101,7 +101,7 @@ fn signed_in(visitor: &Visitor) -> Result<&SignedInUser, ApiError> {
 
 /// Every category, with how many products it has.
 #[utoipa::path(get, path = "/api/categories", tag = "catalog",
-    responses((status = OK, body = Vec<Category>), (status = SERVICE_UNAVAILABLE, body = ErrorBody)))]
+    responses((status = OK, description = "every category", body = Vec<Category>), (status = SERVICE_UNAVAILABLE, body = ErrorBody)))]
 async fn categories(State(state): State<AppState>) -> Result<Json<Vec<Category>>, ApiError> {
     Ok(Json(
         state.downstream.categories().await.map_err(passthrough)?,
@@ -111,7 +111,7 @@ async fn categories(State(state): State<AppState>) -> Result<Json<Vec<Category>>
 /// A page of products, by category or search, each with its rating.
 #[utoipa::path(get, path = "/api/products", tag = "catalog", params(ProductsParams),
     responses(
-        (status = OK, body = ProductList),
+        (status = OK, description = "one page of the matching products", body = ProductList),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, body = ErrorBody),
     ))]
@@ -135,8 +135,8 @@ async fn products(
 #[utoipa::path(get, path = "/api/products/{sku}", tag = "catalog",
     params(("sku" = String, Path, example = "ROBOT-ARM-2")),
     responses(
-        (status = OK, body = ProductDetail),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the product with its ratings and reviews; `degraded` names what could not be shown", body = ProductDetail),
+        (status = NOT_FOUND, description = "no product has this SKU", body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, description = "catalog is unavailable", body = ErrorBody),
     ))]
 async fn product(
@@ -153,8 +153,8 @@ async fn product(
 #[utoipa::path(get, path = "/api/products/{sku}/image.svg", tag = "catalog",
     params(("sku" = String, Path)),
     responses(
-        (status = OK, content_type = "image/svg+xml", body = String),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the product's picture", content_type = "image/svg+xml", body = String),
+        (status = NOT_FOUND, description = "no product has this SKU", body = ErrorBody),
     ))]
 async fn product_image(
     State(state): State<AppState>,
@@ -180,9 +180,9 @@ async fn product_image(
     request_body = RatingInput,
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Rating),
+        (status = OK, description = "the product's rating after the customer's", body = Rating),
         (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = NOT_FOUND, description = "no product has this SKU", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, description = "ratings is unavailable", body = ErrorBody),
     ))]
@@ -208,7 +208,10 @@ async fn rate(
 /// The caller's cart: the user's, or the anonymous one of `x-session-id`.
 #[utoipa::path(get, path = "/api/cart", tag = "cart",
     params(("x-session-id" = Option<Uuid>, Header, description = "an anonymous cart, without a token")),
-    responses((status = OK, body = Cart), (status = SERVICE_UNAVAILABLE, body = ErrorBody)))]
+    responses(
+        (status = OK, description = "the visitor's cart", body = Cart),
+        (status = UNPROCESSABLE_ENTITY, description = "the `x-session-id` is not a UUID", body = ErrorBody),
+    ))]
 async fn cart(State(state): State<AppState>, visitor: Visitor) -> Result<Json<Cart>, ApiError> {
     Ok(Json(
         state
@@ -223,9 +226,9 @@ async fn cart(State(state): State<AppState>, visitor: Visitor) -> Result<Json<Ca
 #[utoipa::path(post, path = "/api/cart/items", tag = "cart", request_body = AddItem,
     params(("x-session-id" = Option<Uuid>, Header, description = "an anonymous cart, without a token")),
     responses(
-        (status = OK, body = Cart),
+        (status = OK, description = "the cart after the change", body = Cart),
         (status = CONFLICT, description = "not enough stock, or the cart is full", body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "a field is invalid, the product does not exist (field `sku`), or the `x-session-id` is not a UUID", body = ErrorBody),
     ))]
 async fn add_item(
     State(state): State<AppState>,
@@ -245,9 +248,10 @@ async fn add_item(
 #[utoipa::path(put, path = "/api/cart/items/{sku}", tag = "cart", request_body = SetQuantity,
     params(("sku" = String, Path), ("x-session-id" = Option<Uuid>, Header)),
     responses(
-        (status = OK, body = Cart),
-        (status = CONFLICT, body = ErrorBody),
-        (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
+        (status = OK, description = "the cart after the change", body = Cart),
+        (status = NOT_FOUND, description = "no product has this SKU", body = ErrorBody),
+        (status = CONFLICT, description = "not enough stock (`insufficient_stock`) or the cart is full (`cart_full`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "a field is invalid, the product does not exist (field `sku`), or the `x-session-id` is not a UUID", body = ErrorBody),
     ))]
 async fn set_quantity(
     State(state): State<AppState>,
@@ -270,7 +274,10 @@ async fn set_quantity(
 /// Takes a product out of the cart.
 #[utoipa::path(delete, path = "/api/cart/items/{sku}", tag = "cart",
     params(("sku" = String, Path), ("x-session-id" = Option<Uuid>, Header)),
-    responses((status = NO_CONTENT, description = "it is not in the cart (any more)")))]
+    responses(
+        (status = NO_CONTENT, description = "it is not in the cart (any more)"),
+        (status = UNPROCESSABLE_ENTITY, description = "the `x-session-id` is not a UUID", body = ErrorBody),
+    ))]
 async fn remove_item(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -289,7 +296,7 @@ async fn remove_item(
 /// Creates an account.
 #[utoipa::path(post, path = "/api/users", tag = "account", request_body = Registration,
     responses(
-        (status = CREATED, body = UserProfile),
+        (status = CREATED, description = "the customer, registered", body = UserProfile),
         (status = CONFLICT, description = "`email_taken`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
     ))]
@@ -309,7 +316,7 @@ async fn register(
 /// cart of the caller joins the user's.
 #[utoipa::path(post, path = "/api/sessions", tag = "account", request_body = Login,
     responses(
-        (status = OK, body = Session),
+        (status = OK, description = "a token for the customer", body = Session),
         (status = UNAUTHORIZED, description = "`invalid_credentials`", body = ErrorBody),
         (status = TOO_MANY_REQUESTS, description = "too many failed attempts", body = ErrorBody),
     ))]
@@ -373,7 +380,7 @@ async fn logout(State(state): State<AppState>) -> Response {
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/me", tag = "account", security(("bearer" = [])),
-    responses((status = OK, body = UserProfile), (status = UNAUTHORIZED, body = ErrorBody)))]
+    responses((status = OK, description = "the customer's profile", body = UserProfile), (status = UNAUTHORIZED, body = ErrorBody)))]
 async fn me(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -390,7 +397,7 @@ async fn me(
 
 /// The signed-in user's addresses.
 #[utoipa::path(get, path = "/api/me/addresses", tag = "account", security(("bearer" = [])),
-    responses((status = OK, body = Vec<Address>), (status = UNAUTHORIZED, body = ErrorBody)))]
+    responses((status = OK, description = "the customer's addresses", body = Vec<Address>), (status = UNAUTHORIZED, body = ErrorBody)))]
 async fn addresses(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -409,7 +416,7 @@ async fn addresses(
 #[utoipa::path(post, path = "/api/me/addresses", tag = "account", request_body = AddressInput,
     security(("bearer" = [])),
     responses(
-        (status = CREATED, body = Address),
+        (status = CREATED, description = "the address, added", body = Address),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = CONFLICT, description = "`too_many_addresses`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
@@ -431,7 +438,7 @@ async fn add_address(
 /// The caller's wallet: balance and latest transactions.
 #[utoipa::path(get, path = "/api/wallet", tag = "wallet", security(("bearer" = [])),
     responses(
-        (status = OK, body = Wallet),
+        (status = OK, description = "the customer's balance", body = Wallet),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, description = "wallet is unavailable", body = ErrorBody),
     ))]
@@ -452,7 +459,7 @@ async fn wallet(State(state): State<AppState>, visitor: Visitor) -> Result<Json<
     params(("Idempotency-Key" = String, Header)),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = TopUpReceipt),
+        (status = OK, description = "the balance after the top-up", body = TopUpReceipt),
         (status = PAYMENT_REQUIRED, description = "`card_declined` or `insufficient_funds`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, description = "the bank failed or wallet is unavailable", body = ErrorBody),
@@ -478,7 +485,7 @@ async fn top_up(
 /// of the checkout's city picker.
 #[utoipa::path(get, path = "/api/cities", tag = "shipping", params(CitiesParams),
     responses(
-        (status = OK, body = Vec<City>),
+        (status = OK, description = "the matching cities", body = Vec<City>),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, description = "shipping is unavailable", body = ErrorBody),
     ))]
@@ -500,7 +507,7 @@ async fn cities(
 #[utoipa::path(post, path = "/api/quotes", tag = "shipping", request_body = QuoteRequest,
     params(("x-session-id" = Option<Uuid>, Header)),
     responses(
-        (status = OK, body = Quote),
+        (status = OK, description = "the shipping quote", body = Quote),
         (status = CONFLICT, description = "`cart_empty`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
     ))]
@@ -518,7 +525,7 @@ async fn quote(
 /// history page polls it to show status changes as they happen.
 #[utoipa::path(get, path = "/api/orders", tag = "orders", params(OrdersParams),
     security(("bearer" = [])),
-    responses((status = OK, body = Page<OrderSummary>), (status = UNAUTHORIZED, body = ErrorBody)))]
+    responses((status = OK, description = "one page of the customer's orders, newest first", body = Page<OrderSummary>), (status = UNAUTHORIZED, body = ErrorBody)))]
 async fn orders(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -538,9 +545,9 @@ async fn orders(
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", params(("id" = Uuid, Path)),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Order),
+        (status = OK, description = "the order", body = Order),
         (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = NOT_FOUND, description = "the customer has no order with this id", body = ErrorBody),
     ))]
 async fn order(
     State(state): State<AppState>,
@@ -561,9 +568,9 @@ async fn order(
 #[utoipa::path(get, path = "/api/orders/{id}/invoice", tag = "orders", params(("id" = Uuid, Path)),
     security(("bearer" = [])),
     responses(
-        (status = OK, content_type = "text/html", body = String),
+        (status = OK, description = "the order's invoice", content_type = "text/html", body = String),
         (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = NOT_FOUND, description = "the customer has no order with this id", body = ErrorBody),
     ))]
 async fn invoice(
     State(state): State<AppState>,
@@ -642,7 +649,7 @@ async fn checkout(
 /// One of the caller's checkouts.
 #[utoipa::path(get, path = "/api/checkouts/{id}", tag = "checkout", params(("id" = Uuid, Path)),
     security(("bearer" = [])),
-    responses((status = OK, body = Checkout), (status = NOT_FOUND, body = ErrorBody)))]
+    responses((status = OK, description = "the checkout and how far it got", body = Checkout), (status = NOT_FOUND, description = "the customer has no checkout with this id", body = ErrorBody)))]
 async fn checkout_status(
     State(state): State<AppState>,
     visitor: Visitor,

@@ -152,5 +152,5 @@ fn router(state: AppState) -> Router {
 
 /// The OpenAPI document of the public JSON API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(api::router().split_for_parts().1)
 }

@@ -156,6 +156,7 @@ pub struct Rating {
 #[serde(deny_unknown_fields)]
 pub struct RatingInput {
     /// One to five.
+    #[schema(minimum = 1, maximum = 5)]
     pub stars: u8,
     /// Up to 500 characters; blank means no review.
     #[serde(default)]
@@ -200,8 +201,10 @@ impl Cart {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
+    #[schema(example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
     pub sku: String,
     /// 1 to 99.
+    #[schema(minimum = 1, maximum = 99)]
     pub quantity: u32,
 }
 
@@ -210,6 +213,7 @@ pub struct AddItem {
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     /// 1 to 99.
+    #[schema(minimum = 1, maximum = 99)]
     pub quantity: u32,
 }
 
@@ -237,8 +241,14 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
+    /// At most 254 characters.
+    #[schema(example = "ada@example.com", max_length = 254)]
     pub email: String,
+    /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128, format = Password)]
     pub password: String,
+    /// 1 to 80 characters.
+    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 80)]
     pub name: String,
 }
 
@@ -246,7 +256,9 @@ pub struct Registration {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    #[schema(example = "ada@example.com")]
     pub email: String,
+    #[schema(format = Password)]
     pub password: String,
 }
 
@@ -623,8 +635,10 @@ pub struct ProductsParams {
     /// `name`, `price`, `price_desc`, `newest` or `relevance`.
     pub sort: Option<String>,
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -636,6 +650,7 @@ pub struct CitiesParams {
     /// The start of the city's name.
     pub q: String,
     /// 1 to 20 (default 8).
+    #[param(minimum = 1, maximum = 20)]
     pub limit: Option<u32>,
 }
 
@@ -645,6 +660,7 @@ pub struct CitiesParams {
 #[serde(deny_unknown_fields)]
 pub struct OrdersParams {
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
 }
 

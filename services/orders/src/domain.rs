@@ -201,8 +201,10 @@ pub struct LineInput {
     /// 1 to 120 characters.
     pub name: String,
     /// 1 to 99.
+    #[schema(minimum = 1, maximum = 99)]
     pub quantity: u32,
     /// 1 to 10,000,000.
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub unit_price_cents: i64,
 }
 
@@ -427,8 +429,10 @@ fn cents(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Page number, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Orders per page, 1 to 50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub per_page: Option<u32>,
 }
 

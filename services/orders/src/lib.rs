@@ -113,7 +113,7 @@ pub async fn build(settings: OrdersSettings) -> Result<Application, BuildError> 
 
 /// The orders service's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
 /// This process's name in the consumer group: the host (the pod, on

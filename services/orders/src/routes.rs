@@ -133,7 +133,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", params(ListParams),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Page<OrderSummary>),
+        (status = OK, description = "one page of the caller's orders, newest first", body = Page<OrderSummary>),
         (status = UNAUTHORIZED, description = "no token, or an invalid or expired one", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "a parameter is out of range", body = ErrorBody),
     ))]
@@ -151,7 +151,7 @@ async fn list_orders(
     params(("id" = Uuid, Path, description = "the order's id")),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Order),
+        (status = OK, description = "the order", body = Order),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = NOT_FOUND, description = "no such order of the user's", body = ErrorBody),
     ))]
@@ -277,7 +277,7 @@ async fn create_order(
     params(("checkout_id" = Uuid, Path, description = "the checkout's id")),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Order),
+        (status = OK, description = "the order the checkout placed", body = Order),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = NOT_FOUND, description = "the checkout made no order", body = ErrorBody),
     ))]
@@ -300,7 +300,7 @@ async fn order_by_checkout(
 #[utoipa::path(get, path = "/internal/orders/summary", tag = "internal",
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = OrdersSummary),
+        (status = OK, description = "how many orders are in each status", body = OrdersSummary),
         (status = UNAUTHORIZED, body = ErrorBody),
     ))]
 async fn summary(

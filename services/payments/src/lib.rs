@@ -116,5 +116,5 @@ pub async fn build(settings: PaymentsSettings) -> Result<Application, BuildError
 
 /// The payments OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }

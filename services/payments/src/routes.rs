@@ -171,7 +171,7 @@ struct ByKey {
     params(ByKey),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = CheckoutView),
+        (status = OK, description = "the caller's checkout with this idempotency key", body = CheckoutView),
         (status = NOT_FOUND, description = "no checkout was made with this key: nothing was charged", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
     ))]
@@ -195,8 +195,8 @@ async fn find_checkout(
     params(("id" = Uuid, Path)),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = CheckoutView),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the checkout and how far it got", body = CheckoutView),
+        (status = NOT_FOUND, description = "the caller has no checkout with this id", body = ErrorBody),
     ))]
 async fn get_checkout(
     user: User,
@@ -212,7 +212,7 @@ async fn get_checkout(
 /// Checkouts by status, and how long the oldest unfinished one has waited.
 #[utoipa::path(get, path = "/internal/checkouts/summary", tag = "internal",
     security(("internal_token" = [])),
-    responses((status = OK, body = Summary)))]
+    responses((status = OK, description = "how many checkouts are in each state", body = Summary)))]
 async fn summary(
     _: InternalCaller,
     State(state): State<AppState>,

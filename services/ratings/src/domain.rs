@@ -161,6 +161,7 @@ impl Summary {
 #[serde(deny_unknown_fields)]
 pub struct SummariesParams {
     /// Comma-separated SKUs, 1 to 100, e.g. `ROBOT-ARM-2,DRONE-MINI-1`.
+    #[param(min_length = 1, example = "ROBOT-ARM-2,DRONE-MINI-1")]
     pub skus: String,
 }
 
@@ -195,6 +196,7 @@ impl SummariesParams {
 #[serde(deny_unknown_fields)]
 pub struct ReviewsParams {
     /// Reviews to list, 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50, default = 10)]
     pub limit: Option<u32>,
 }
 

@@ -144,7 +144,7 @@ async fn put_rating(
     params(("sku" = String, Path, description = "the product's SKU")),
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Rating),
+        (status = OK, description = "the product's average and count of stars", body = Rating),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = NOT_FOUND, description = "the user has not rated the product", body = ErrorBody),
     ))]
@@ -202,7 +202,7 @@ async fn product_summary(
 /// distinct SKU, in the order asked.
 #[utoipa::path(get, path = "/v1/ratings", tag = "ratings", params(SummariesParams),
     responses(
-        (status = OK, body = Vec<Summary>),
+        (status = OK, description = "the ratings of the products asked for", body = Vec<Summary>),
         (status = UNPROCESSABLE_ENTITY, description = "no SKUs, more than 100, or one that is not a SKU", body = ErrorBody),
     ))]
 async fn summaries(
@@ -224,7 +224,7 @@ async fn summaries(
 #[utoipa::path(get, path = "/v1/products/{sku}/reviews", tag = "ratings",
     params(("sku" = String, Path, description = "the product's SKU"), ReviewsParams),
     responses(
-        (status = OK, body = Vec<Review>),
+        (status = OK, description = "one page of the product's reviews, newest first", body = Vec<Review>),
         (status = NOT_FOUND, description = "the SKU is not one a product can have", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "the limit is out of range", body = ErrorBody),
     ))]

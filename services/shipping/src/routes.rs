@@ -90,7 +90,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Every country shipping delivers to, by name, with how many cities it has.
 #[utoipa::path(get, path = "/v1/countries", tag = "shipping",
-    responses((status = OK, body = Vec<Country>)))]
+    responses((status = OK, description = "every country shipped to", body = Vec<Country>)))]
 async fn list_countries(State(state): State<AppState>) -> Result<Json<Vec<Country>>, ApiError> {
     Ok(Json(state.store.countries().await?))
 }
@@ -99,7 +99,7 @@ async fn list_countries(State(state): State<AppState>) -> Result<Json<Vec<Countr
 /// largest first: the suggestions of an address form.
 #[utoipa::path(get, path = "/v1/cities", tag = "shipping", params(CitySearchParams),
     responses(
-        (status = OK, body = Vec<City>),
+        (status = OK, description = "the matching cities", body = Vec<City>),
         (status = UNPROCESSABLE_ENTITY, description = "a parameter is missing or out of range", body = ErrorBody),
     ))]
 async fn search_cities(
@@ -114,8 +114,8 @@ async fn search_cities(
 #[utoipa::path(get, path = "/v1/cities/{id}", tag = "shipping",
     params(("id" = String, Path, description = "the city's id, e.g. `nl-rotterdam`")),
     responses(
-        (status = OK, body = City),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the city", body = City),
+        (status = NOT_FOUND, description = "no city has this id", body = ErrorBody),
     ))]
 async fn get_city(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ async fn get_city(
 #[utoipa::path(post, path = "/v1/quotes", tag = "shipping",
     request_body = QuoteInput,
     responses(
-        (status = CREATED, body = Quote,
+        (status = CREATED, description = "the quote, valid until `expires_at`", body = Quote,
             headers(("location" = String, description = "where the quote can be read"))),
         (status = UNPROCESSABLE_ENTITY, description = "an unknown city, or a weight out of range", body = ErrorBody),
     ))]
@@ -174,8 +174,8 @@ async fn create_quote(
 #[utoipa::path(get, path = "/v1/quotes/{id}", tag = "shipping",
     params(("id" = Uuid, Path, description = "the quote's id")),
     responses(
-        (status = OK, body = Quote),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = OK, description = "the quote", body = Quote),
+        (status = NOT_FOUND, description = "no quote has this id", body = ErrorBody),
     ))]
 async fn get_quote(
     State(state): State<AppState>,
@@ -196,7 +196,7 @@ async fn get_quote(
     security(("internal_token" = [])),
     responses(
         (status = OK, description = "confirmed for this reference", body = Quote),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = NOT_FOUND, description = "no quote has this id", body = ErrorBody),
         (status = CONFLICT, description = "`already_confirmed` for another reference, or `quote_expired`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "the reference is missing or too long", body = ErrorBody),
     ))]

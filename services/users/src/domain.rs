@@ -251,12 +251,13 @@ pub fn phone(field: &str, value: Option<&str>) -> Result<Option<String>, ApiErro
 #[serde(deny_unknown_fields)]
 pub struct RegistrationInput {
     /// Trimmed and lowercased; at most 254 characters.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Password,
     /// 1 to 80 characters.
-    #[schema(example = "Ada Lovelace")]
+    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 80)]
     pub name: String,
 }
 

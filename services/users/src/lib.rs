@@ -131,7 +131,7 @@ pub async fn build(settings: UsersSettings) -> Result<Application, BuildError> {
 
 /// The users service's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
 /// Deletes failed logins that have left the window, until the service stops.

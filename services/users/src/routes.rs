@@ -207,7 +207,7 @@ async fn begin_attempt(
 #[utoipa::path(post, path = "/v1/users", tag = "users",
     request_body = RegistrationInput,
     responses(
-        (status = CREATED, body = UserProfile),
+        (status = CREATED, description = "the user, registered", body = UserProfile),
         (status = CONFLICT, description = "`email_taken`: an account has this email", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "a field is missing or invalid", body = ErrorBody),
     ))]
@@ -246,7 +246,7 @@ async fn register(
 #[utoipa::path(post, path = "/v1/sessions", tag = "users",
     request_body = LoginInput,
     responses(
-        (status = OK, body = Session),
+        (status = OK, description = "a token for the user", body = Session),
         (status = UNAUTHORIZED, description = "`invalid_credentials`", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "a field is missing or invalid", body = ErrorBody),
         (status = TOO_MANY_REQUESTS, description = "`rate_limited`: too many failures; see `Retry-After`", body = ErrorBody,
@@ -306,7 +306,7 @@ async fn login(
 #[utoipa::path(get, path = "/v1/users/me", tag = "users",
     security(("bearer" = [])),
     responses(
-        (status = OK, body = UserProfile),
+        (status = OK, description = "the caller's profile", body = UserProfile),
         (status = UNAUTHORIZED, description = "no, a bad or an expired token", body = ErrorBody),
     ))]
 async fn get_me(user: User, State(state): State<AppState>) -> Result<Json<UserProfile>, ApiError> {
@@ -322,7 +322,7 @@ async fn get_me(user: User, State(state): State<AppState>) -> Result<Json<UserPr
     security(("bearer" = [])),
     request_body = ProfilePatch,
     responses(
-        (status = OK, body = UserProfile),
+        (status = OK, description = "the profile after the change", body = UserProfile),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
     ))]
@@ -406,7 +406,7 @@ async fn change_password(
 #[utoipa::path(get, path = "/v1/users/me/addresses", tag = "addresses",
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Vec<Address>),
+        (status = OK, description = "the caller's addresses", body = Vec<Address>),
         (status = UNAUTHORIZED, body = ErrorBody),
     ))]
 async fn list_addresses(
@@ -421,7 +421,7 @@ async fn list_addresses(
     security(("bearer" = [])),
     request_body = AddressInput,
     responses(
-        (status = CREATED, body = Address,
+        (status = CREATED, description = "the address, added", body = Address,
             headers(("location" = String, description = "where the new address is"))),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = CONFLICT, description = "`too_many_addresses`: the user already keeps 10", body = ErrorBody),
@@ -461,7 +461,7 @@ async fn add_address(
     params(("id" = Uuid, Path, description = "the address's id")),
     request_body = AddressInput,
     responses(
-        (status = OK, body = Address),
+        (status = OK, description = "the address after the change", body = Address),
         (status = UNAUTHORIZED, body = ErrorBody),
         (status = NOT_FOUND, description = "the user has no such address", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, body = ErrorBody),
@@ -507,7 +507,7 @@ async fn delete_address(
 
 /// The public key that verifies users' tokens (EdDSA, Ed25519).
 #[utoipa::path(get, path = "/v1/keys", tag = "users",
-    responses((status = OK, body = PublicKeys)))]
+    responses((status = OK, description = "the public keys that verify users' tokens (a JWK set)", body = PublicKeys)))]
 async fn public_keys(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
@@ -527,9 +527,9 @@ async fn public_keys(State(state): State<AppState>) -> Response {
     params(("id" = Uuid, Path, description = "the user's id")),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = UserSummary),
+        (status = OK, description = "the user's name and email", body = UserSummary),
         (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = NOT_FOUND, description = "no user has this id", body = ErrorBody),
     ))]
 async fn internal_user(
     _: InternalCaller,

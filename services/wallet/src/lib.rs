@@ -84,5 +84,5 @@ pub async fn build(settings: WalletSettings) -> Result<Application, BuildError> 
 
 /// The wallet's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+    eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }

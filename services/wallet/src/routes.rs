@@ -138,7 +138,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/wallet", tag = "wallet",
     security(("bearer" = [])),
     responses(
-        (status = OK, body = Wallet),
+        (status = OK, description = "the caller's balance", body = Wallet),
         (status = UNAUTHORIZED, description = "no token, or an invalid or expired one", body = ErrorBody),
     ))]
 async fn get_wallet(user: User, State(state): State<AppState>) -> Result<Json<Wallet>, ApiError> {
@@ -230,9 +230,9 @@ async fn create_charge(
     params(("id" = Uuid, Path, description = "the charge's id")),
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = Charge),
+        (status = OK, description = "the charge", body = Charge),
         (status = UNAUTHORIZED, body = ErrorBody),
-        (status = NOT_FOUND, body = ErrorBody),
+        (status = NOT_FOUND, description = "no charge has this id", body = ErrorBody),
     ))]
 async fn get_charge(
     _: InternalCaller,
@@ -289,7 +289,7 @@ async fn create_refund(
 #[utoipa::path(get, path = "/internal/ledger", tag = "internal",
     security(("internal_token" = [])),
     responses(
-        (status = OK, body = LedgerTotals),
+        (status = OK, description = "one page of the ledger", body = LedgerTotals),
         (status = UNAUTHORIZED, body = ErrorBody),
     ))]
 async fn ledger(

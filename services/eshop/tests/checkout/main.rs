@@ -5,6 +5,7 @@
 
 mod cards;
 mod concurrency;
+mod contracts;
 mod crashes;
 mod errors;
 mod failures;
