@@ -141,17 +141,20 @@ impl Handler {
     }
 }
 
-/// Consumes the orders stream with `handler` until `stopping` is cancelled.
+/// Consumes the orders stream with `handler` until `stopping` is cancelled,
+/// trimming what every group has acknowledged after `retention`.
 pub(crate) async fn consume_orders(
     bus: Arc<dyn EventBus>,
     handler: Handler,
     redeliver_after: Duration,
+    retention: Duration,
     stopping: CancellationToken,
 ) {
     let consumer = format!("dispatch-{}", Uuid::new_v4().simple());
     let options = ConsumerOptions {
         redeliver_after,
         max_attempts: MAX_ATTEMPTS,
+        retention,
         ..ConsumerOptions::default()
     };
     tracing::info!(consumer, "consuming the orders stream");

@@ -116,6 +116,7 @@ pub async fn build(settings: DispatchSettings) -> Result<Application, BuildError
             bus.clone(),
             handler,
             settings.redeliver_after,
+            settings.retention,
             stopping.clone(),
         ),
     );
@@ -127,7 +128,11 @@ pub async fn build(settings: DispatchSettings) -> Result<Application, BuildError
     };
     spawn_once_prepared(&preparation, &stopping, scheduler.run(stopping.clone()));
     if let Some(outbox) = outbox {
-        spawn_once_prepared(&preparation, &stopping, outbox.relay(bus, stopping.clone()));
+        spawn_once_prepared(
+            &preparation,
+            &stopping,
+            outbox.relay(bus, settings.retention, stopping.clone()),
+        );
     }
     Ok(application)
 }

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use eshop_platform::settings::{
-    Env, HumanDuration, KeyValueStore, Rate, Rendered, ServerSettings, ServiceSettings, Settings,
-    SettingsError, Var,
+    Env, HumanDuration, KeyValueStore, RETENTION, Rate, Rendered, ServerSettings, ServiceSettings,
+    Settings, SettingsError, Var,
 };
 
 pub static DISPATCH_DELAY: Var = Var {
@@ -45,6 +45,9 @@ pub struct DispatchSettings {
     pub delivery_delay: Duration,
     pub redeliver_after: Duration,
     pub fault_error_rate: Rate,
+    /// How long published outbox rows and acknowledged bus messages are
+    /// kept.
+    pub retention: Duration,
 }
 
 impl Settings for DispatchSettings {
@@ -56,6 +59,7 @@ impl Settings for DispatchSettings {
             &DELIVERY_DELAY,
             &REDELIVER_AFTER,
             &FAULT_ERROR_RATE,
+            &RETENTION,
         ]);
         vars
     }
@@ -68,6 +72,7 @@ impl Settings for DispatchSettings {
             delivery_delay: env.get::<HumanDuration>(&DELIVERY_DELAY)?.0,
             redeliver_after: env.get::<HumanDuration>(&REDELIVER_AFTER)?.0,
             fault_error_rate: env.get(&FAULT_ERROR_RATE)?,
+            retention: env.get::<HumanDuration>(&RETENTION)?.0,
         })
     }
 
@@ -88,6 +93,7 @@ impl Settings for DispatchSettings {
                 HumanDuration(self.redeliver_after).to_string(),
             ),
             (&FAULT_ERROR_RATE, self.fault_error_rate.to_string()),
+            (&RETENTION, HumanDuration(self.retention).to_string()),
         ]);
         rendered
     }
@@ -142,6 +148,7 @@ mod tests {
                 data_dir: "/data".into(),
             },
             fault_error_rate: "1".parse().unwrap(),
+            retention: Duration::from_secs(3600),
             ..settings
         });
     }

@@ -51,12 +51,11 @@ async fn spawn(backend: TestBackend) -> TestStore {
         }
         KeyValueStore::Sqlite { data_dir } => {
             let shipments = SqliteDispatch::open(data_dir).expect("the data directory opens");
-            tokio::spawn(
-                shipments
-                    .outbox()
-                    .clone()
-                    .relay(bus.clone(), stopping.clone()),
-            );
+            tokio::spawn(shipments.outbox().clone().relay(
+                bus.clone(),
+                Duration::from_secs(3600),
+                stopping.clone(),
+            ));
             Arc::new(shipments)
         }
     };

@@ -149,6 +149,7 @@ async fn main() {
         delivery_delay: Duration::from_secs(2),
         checkout_lease: Duration::from_secs(15),
         checkout_deadline: Duration::from_secs(120),
+        retention: Duration::from_secs(7 * 24 * 60 * 60),
     };
     let shop = Shop::start(&config, &[]).await.expect("the shop starts");
     for address in shop.admin_addresses().values() {

@@ -66,6 +66,11 @@ struct UpArgs {
     /// How long a dispatched order travels before it is delivered.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
     delivery_delay: Duration,
+    /// How long finished records are kept before they are pruned: bus
+    /// messages every consumer has acknowledged, published outbox rows,
+    /// ids of handled events.
+    #[arg(long, value_name = "DURATION", default_value = "7days", value_parser = humantime::parse_duration)]
+    retention: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -127,6 +132,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 log: args.log,
                 dispatch_delay: args.dispatch_delay,
                 delivery_delay: args.delivery_delay,
+                retention: args.retention,
             }
             .run()
             .await

@@ -63,6 +63,8 @@ pub struct ShopConfig {
     pub delivery_delay: Duration,
     pub checkout_lease: Duration,
     pub checkout_deadline: Duration,
+    /// How long finished records are kept before they are pruned.
+    pub retention: Duration,
 }
 
 impl ShopConfig {
@@ -115,6 +117,7 @@ impl ShopConfig {
             delivery_delay: self.delivery_delay,
             redeliver_after: Duration::from_secs(10),
             fault_error_rate: Rate::ZERO,
+            retention: self.retention,
         }
     }
 
@@ -124,6 +127,7 @@ impl ShopConfig {
             server: self.server(),
             store: self.sql_store(),
             bus: self.key_value_store(),
+            retention: self.retention,
             jwt_public_key: self.keys.public_pem.clone(),
             downstream: eshop_payments::settings::Downstream {
                 users: shop.url("users"),
@@ -253,6 +257,7 @@ impl Shop {
                 store: config.sql_store(),
                 jwt_public_key: config.keys.public_pem.clone(),
                 bus: config.key_value_store(),
+                retention: config.retention,
             });
             shop.run("orders", orders.await?)?;
         }

@@ -57,6 +57,8 @@ pub struct Up {
     pub dispatch_delay: Duration,
     /// How long a dispatched order travels before it is delivered.
     pub delivery_delay: Duration,
+    /// How long finished records are kept before they are pruned.
+    pub retention: Duration,
 }
 
 /// Reads a file of the data directory, or creates it with `make` first,
@@ -183,6 +185,7 @@ impl Up {
             delivery_delay: self.delivery_delay,
             checkout_lease: Duration::from_secs(15),
             checkout_deadline: Duration::from_secs(120),
+            retention: self.retention,
         })
     }
 

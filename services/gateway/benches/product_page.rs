@@ -97,6 +97,7 @@ async fn main() {
         delivery_delay: Duration::from_secs(10),
         checkout_lease: Duration::from_secs(15),
         checkout_deadline: Duration::from_secs(120),
+        retention: Duration::from_secs(7 * 24 * 60 * 60),
     };
     let shop = Shop::start(&config, &["gateway"])
         .await

@@ -33,6 +33,7 @@ use eshop_platform::{
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
 };
 pub use settings::OrdersSettings;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -43,6 +44,8 @@ use crate::{
 
 /// How often the workers look whether the store is prepared yet.
 const PREPARATION_POLL: Duration = Duration::from_millis(100);
+/// How often handled events past their retention are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
 /// The orders service, bound to its port and ready to run.
 pub async fn build(settings: OrdersSettings) -> Result<Application, BuildError> {
@@ -87,6 +90,7 @@ pub async fn build(settings: OrdersSettings) -> Result<Application, BuildError> 
             outbox: outbox.clone(),
             metrics: orders_metrics.clone(),
             consumer: consumer_name(),
+            retention: settings.retention,
         },
         preparation.clone(),
         stopping.clone(),
@@ -135,6 +139,9 @@ struct Workers {
     outbox: Outbox,
     metrics: OrdersMetrics,
     consumer: String,
+    /// How long handled events, published outbox rows and acknowledged
+    /// messages are kept.
+    retention: Duration,
 }
 
 /// Waits for the store to be prepared, then relays the outbox and consumes
@@ -153,23 +160,50 @@ async fn run_workers(workers: Workers, preparation: Preparation, stopping: Cance
         outbox,
         metrics,
         consumer,
+        retention,
     } = workers;
     tracing::info!(
         consumer,
         "relaying the outbox and consuming dispatch's events"
     );
-    let relay = outbox.relay(bus.clone(), stopping.clone());
+    let relay = outbox.relay(bus.clone(), retention, stopping.clone());
+    let pruning = prune_handled_events(store.clone(), retention, stopping.clone());
     let consumer = consume(
         bus,
         DISPATCH_STREAM,
         events::GROUP,
         consumer,
-        ConsumerOptions::default(),
+        ConsumerOptions {
+            retention,
+            ..ConsumerOptions::default()
+        },
         stopping,
         move |event| {
             let (store, metrics) = (store.clone(), metrics.clone());
             async move { events::handle(store.as_ref(), &metrics, event).await }
         },
     );
-    tokio::join!(relay, consumer);
+    tokio::join!(relay, pruning, consumer);
+}
+
+/// Every [`PRUNE_EVERY`], forgets the events handled longer than
+/// `retention` ago, until the service stops.
+async fn prune_handled_events(
+    store: Arc<dyn OrdersStore>,
+    retention: Duration,
+    stopping: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stopping.cancelled() => return,
+        }
+        if let Err(error) = store
+            .prune_handled_events(OffsetDateTime::now_utc() - retention)
+            .await
+        {
+            tracing::warn!(%error, "cannot prune handled events; will retry");
+        }
+    }
 }

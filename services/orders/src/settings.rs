@@ -6,8 +6,8 @@
 //! is the shared SQLite file in `ESHOP_DATA_DIR`, next to the orders file.
 
 use eshop_platform::settings::{
-    Env, JWT_PUBLIC_KEY, KeyValueStore, Rendered, ServerSettings, ServiceSettings, Settings,
-    SettingsError, SqlStore, Var, merge_rendered, merge_vars,
+    Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, RETENTION, Rendered, ServerSettings,
+    ServiceSettings, Settings, SettingsError, SqlStore, Var, merge_rendered, merge_vars,
 };
 
 #[derive(Debug, Clone)]
@@ -20,6 +20,9 @@ pub struct OrdersSettings {
     /// file in the data directory on the embedded one. Loaded from the same
     /// `ESHOP_BACKEND` as the store, so the two always agree.
     pub bus: KeyValueStore,
+    /// How long published outbox rows, ids of handled events and
+    /// acknowledged bus messages are kept.
+    pub retention: std::time::Duration,
 }
 
 impl Settings for OrdersSettings {
@@ -28,7 +31,7 @@ impl Settings for OrdersSettings {
             ServerSettings::vars(),
             SqlStore::vars(),
             KeyValueStore::vars(),
-            vec![&JWT_PUBLIC_KEY],
+            vec![&JWT_PUBLIC_KEY, &RETENTION],
         ])
     }
 
@@ -38,6 +41,7 @@ impl Settings for OrdersSettings {
             store: SqlStore::load(env)?,
             jwt_public_key: env.get(&JWT_PUBLIC_KEY)?,
             bus: KeyValueStore::load(env)?,
+            retention: env.get::<HumanDuration>(&RETENTION)?.0,
         })
     }
 
@@ -47,7 +51,10 @@ impl Settings for OrdersSettings {
             self.server.render(),
             self.store.render(),
             self.bus.render(),
-            vec![(&JWT_PUBLIC_KEY, self.jwt_public_key.clone())],
+            vec![
+                (&JWT_PUBLIC_KEY, self.jwt_public_key.clone()),
+                (&RETENTION, HumanDuration(self.retention).to_string()),
+            ],
         ])
     }
 }

@@ -110,6 +110,11 @@ pub trait OrdersStore: Send + Sync {
 
     /// Counts and sums for the invariant checker, as of `now`.
     async fn summary(&self, now: OffsetDateTime) -> StoreResult<OrdersSummary>;
+
+    /// Forgets the ids of events handled before `handled_before`; says how
+    /// many. Their messages are gone from the bus by then, so none can
+    /// come again.
+    async fn prune_handled_events(&self, handled_before: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// What dispatch's report does to an order that is `current`: the shared

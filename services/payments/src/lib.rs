@@ -86,7 +86,10 @@ pub async fn build(settings: PaymentsSettings) -> Result<Application, BuildError
         ORDERS_STREAM,
         "payments",
         saga.owner.clone(),
-        ConsumerOptions::default(),
+        ConsumerOptions {
+            retention: settings.retention,
+            ..ConsumerOptions::default()
+        },
         stopping.clone(),
         move |event| {
             let saga = consumer_saga.clone();

@@ -5,9 +5,9 @@
 use std::{str::FromStr, time::Duration};
 
 use eshop_platform::settings::{
-    CART_URL, CATALOG_URL, Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, ORDERS_URL, Rate,
-    Rendered, SHIPPING_URL, ServerSettings, ServiceSettings, ServiceUrl, Settings, SettingsError,
-    SqlStore, USERS_URL, Var, WALLET_URL, merge_rendered, merge_vars,
+    CART_URL, CATALOG_URL, Env, HumanDuration, JWT_PUBLIC_KEY, KeyValueStore, ORDERS_URL,
+    RETENTION, Rate, Rendered, SHIPPING_URL, ServerSettings, ServiceSettings, ServiceUrl, Settings,
+    SettingsError, SqlStore, USERS_URL, Var, WALLET_URL, merge_rendered, merge_vars,
 };
 
 use crate::domain::Step;
@@ -81,6 +81,8 @@ pub struct PaymentsSettings {
     pub store: SqlStore,
     /// The event bus, on the backend's key-value store.
     pub bus: KeyValueStore,
+    /// How long acknowledged bus messages are kept.
+    pub retention: Duration,
     pub jwt_public_key: String,
     pub downstream: Downstream,
     pub lease: Duration,
@@ -107,6 +109,7 @@ impl Settings for PaymentsSettings {
                 &CHECKOUT_DEADLINE,
                 &FAULT_ERROR_RATE,
                 &FAULT_PAUSE_AT,
+                &RETENTION,
             ],
         ])
     }
@@ -116,6 +119,7 @@ impl Settings for PaymentsSettings {
             server: ServerSettings::load(env)?,
             store: SqlStore::load(env)?,
             bus: KeyValueStore::load(env)?,
+            retention: env.get::<HumanDuration>(&RETENTION)?.0,
             jwt_public_key: env.get(&JWT_PUBLIC_KEY)?,
             downstream: Downstream {
                 users: env.get(&USERS_URL)?,
@@ -148,6 +152,7 @@ impl Settings for PaymentsSettings {
                 (&ORDERS_URL, downstream.orders.to_string()),
                 (&CHECKOUT_LEASE, HumanDuration(self.lease).to_string()),
                 (&CHECKOUT_DEADLINE, HumanDuration(self.deadline).to_string()),
+                (&RETENTION, HumanDuration(self.retention).to_string()),
                 (&FAULT_ERROR_RATE, self.fault_error_rate.to_string()),
                 (&FAULT_PAUSE_AT, PauseAt(self.fault_pause_at).to_string()),
             ],

@@ -15,6 +15,13 @@
 //! Consumers must therefore be idempotent: handling an event twice changes
 //! nothing the second time (record handled event ids with the state change).
 //!
+//! A stream does not grow for ever: [`EventBus::trim`] removes the messages
+//! every group of the stream has acknowledged once they are older than the
+//! retention, and each consumer loop calls it now and then. A message some
+//! group has not yet received or acknowledged is never removed, and a group
+//! that has joined but never read holds the whole stream. (A group created
+//! later starts at the oldest message left.)
+//!
 //! Two implementations with the same semantics: Redis Streams with consumer
 //! groups on the server backend ([`redis::RedisBus`]), and a SQLite file
 //! shared by every service of the embedded backend ([`sqlite::SqliteBus`]).
@@ -22,7 +29,11 @@
 pub mod redis;
 pub mod sqlite;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -114,6 +125,11 @@ pub trait EventBus: Send + Sync {
         reason: &str,
     ) -> Result<(), BusError>;
 
+    /// Removes from `stream` the messages older than `older_than` that
+    /// every group of the stream has received and acknowledged, and says
+    /// how many. A stream no group reads is left whole.
+    async fn trim(&self, stream: &str, older_than: OffsetDateTime) -> Result<u64, BusError>;
+
     /// Events in `stream`, oldest first, for tests and inspection.
     async fn read_all(&self, stream: &str) -> Result<Vec<Event>, BusError>;
 }
@@ -142,6 +158,10 @@ pub struct ConsumerOptions {
     pub batch: usize,
     /// How long one receive waits for new messages.
     pub wait: Duration,
+    /// Acknowledged messages older than this are trimmed from the stream.
+    pub retention: Duration,
+    /// How often the loop trims the stream.
+    pub trim_every: Duration,
 }
 
 impl Default for ConsumerOptions {
@@ -151,6 +171,8 @@ impl Default for ConsumerOptions {
             max_attempts: 5,
             batch: 16,
             wait: Duration::from_millis(500),
+            retention: Duration::from_secs(7 * 24 * 60 * 60),
+            trim_every: Duration::from_secs(5),
         }
     }
 }
@@ -169,7 +191,9 @@ pub enum HandlerError {
 /// Consumes `stream` as `consumer` of `group` until `stopping` is
 /// cancelled, handing each event to `handle`: acknowledged when it returns
 /// `Ok`, left for redelivery on [`HandlerError::Retry`], dead-lettered on
-/// [`HandlerError::Reject`] or after `max_attempts`.
+/// [`HandlerError::Reject`] or after `max_attempts`. Every `trim_every` it
+/// trims the stream of what every group has acknowledged and is older than
+/// `retention`.
 pub async fn consume<H, Fut>(
     bus: Arc<dyn EventBus>,
     stream: &'static str,
@@ -183,9 +207,19 @@ pub async fn consume<H, Fut>(
     Fut: Future<Output = Result<(), HandlerError>> + Send,
 {
     let mut pause = Duration::from_millis(100);
+    let mut trimmed_at = Instant::now();
     loop {
         if stopping.is_cancelled() {
             return;
+        }
+        if trimmed_at.elapsed() >= options.trim_every {
+            trimmed_at = Instant::now();
+            let older_than = OffsetDateTime::now_utc() - options.retention;
+            match bus.trim(stream, older_than).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(stream, removed, "trimmed the stream"),
+                Err(error) => tracing::warn!(stream, %error, "cannot trim the stream"),
+            }
         }
         let received = async {
             bus.join(stream, group).await?;

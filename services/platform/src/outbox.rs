@@ -22,8 +22,13 @@
 //! transaction that changes its state. [`Outbox::relay`] publishes what is
 //! enqueued, oldest first, and marks it published. A crash between the two
 //! publishes the event again later: consumers are idempotent by event id.
+//! Published rows are kept for the retention the relay is given, for
+//! inspection, then deleted.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sqlx::{PgConnection, PgPool, Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
@@ -37,6 +42,8 @@ use crate::events::{Event, EventBus};
 const BATCH: i64 = 100;
 /// How often the relay looks when nobody woke it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often the relay deletes published rows past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
 /// Adds `event` for `stream` to the outbox, in the caller's transaction.
 pub async fn enqueue_postgres(
@@ -98,11 +105,24 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// Publishes enqueued events to `bus` until `stopping` is cancelled.
-    /// Several replicas may relay at once: on PostgreSQL each takes rows the
-    /// others have not locked.
-    pub async fn relay(self, bus: Arc<dyn EventBus>, stopping: CancellationToken) {
+    /// Publishes enqueued events to `bus` until `stopping` is cancelled,
+    /// and deletes rows published longer than `retention` ago. Several
+    /// replicas may relay at once: on PostgreSQL each takes rows the others
+    /// have not locked.
+    pub async fn relay(
+        self,
+        bus: Arc<dyn EventBus>,
+        retention: Duration,
+        stopping: CancellationToken,
+    ) {
+        let mut pruned_at = Instant::now();
         loop {
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = Instant::now();
+                if let Err(error) = self.prune(OffsetDateTime::now_utc() - retention).await {
+                    tracing::warn!(%error, "cannot prune the outbox; will retry");
+                }
+            }
             let published = match &self.table {
                 OutboxTable::Postgres(pool) => relay_postgres(pool, bus.as_ref()).await,
                 OutboxTable::Sqlite(pool) => relay_sqlite(pool, bus.as_ref()).await,
@@ -118,6 +138,26 @@ impl Outbox {
                 () = stopping.cancelled() => return,
             }
         }
+    }
+
+    /// Deletes the rows published before `published_before`.
+    async fn prune(&self, published_before: OffsetDateTime) -> Result<u64, sqlx::Error> {
+        let query = "DELETE FROM outbox WHERE published_at < $1";
+        let deleted = match &self.table {
+            OutboxTable::Postgres(pool) => sqlx::query(query)
+                .bind(published_before)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            // RFC 3339 text sorts as time does to within a second: close
+            // enough for a retention.
+            OutboxTable::Sqlite(pool) => sqlx::query(query)
+                .bind(published_before)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(deleted)
     }
 }
 

@@ -264,6 +264,14 @@ pub static REQUEST_TIMEOUT: Var = Var {
     default: Some("10s"),
     secret: false,
 };
+/// How long what is finished is kept before it is pruned: bus messages
+/// every group has acknowledged, published outbox rows, handled event ids.
+pub static RETENTION: Var = Var {
+    name: "ESHOP_RETENTION",
+    help: "how long finished records are kept before they are pruned: bus messages every consumer group has acknowledged, published outbox rows, ids of handled events",
+    default: Some("7days"),
+    secret: false,
+};
 
 pub static FAULT_LATENCY: Var = Var {
     name: "ESHOP_FAULT_LATENCY",

@@ -1,7 +1,8 @@
 //! The event bus keeps its promises on both implementations, against real
 //! Redis and a real SQLite file: every group sees every event, deliveries
 //! stay pending until acknowledged, idle ones are redelivered with their
-//! attempt counted, and poison messages end in the dead-letter stream.
+//! attempt counted, poison messages end in the dead-letter stream, and
+//! trimming removes only what every group is done with.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,6 +12,7 @@ use eshop_platform::events::{
 use eshop_test_support::TestRedis;
 use secrecy::SecretString;
 use serde_json::json;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 /// A bus of a test's own, and what keeps its storage alive.
@@ -81,6 +83,7 @@ on_both_buses!(
     an_unacknowledged_delivery_is_redelivered_after_the_timeout,
     consumers_of_one_group_share_the_work,
     a_poison_message_ends_in_the_dead_letter_stream,
+    trimming_removes_only_what_every_group_has_acknowledged_past_the_retention,
 );
 
 async fn every_group_sees_every_event_once_acknowledged(test: TestBus) {
@@ -207,6 +210,7 @@ async fn a_poison_message_ends_in_the_dead_letter_stream(test: TestBus) {
         max_attempts: 3,
         batch: 10,
         wait: Duration::from_millis(50),
+        ..ConsumerOptions::default()
     };
     let consumer = tokio::spawn({
         let (bus, stopping, handled, poison_id) =
@@ -262,4 +266,78 @@ async fn a_poison_message_ends_in_the_dead_letter_stream(test: TestBus) {
         .await
         .unwrap();
     assert!(left.is_empty(), "nothing stays pending");
+}
+
+/// Receives up to `max` new deliveries of `group` and acknowledges the
+/// first `acknowledged` of them.
+async fn take(bus: &dyn EventBus, group: &str, max: usize, acknowledged: usize) {
+    let deliveries = bus
+        .receive("orders", group, group, max, LONG, NOW)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), max, "{group} receives {max}");
+    for delivery in &deliveries[..acknowledged] {
+        bus.ack("orders", group, &delivery.message_id)
+            .await
+            .unwrap();
+    }
+}
+
+async fn trimming_removes_only_what_every_group_has_acknowledged_past_the_retention(test: TestBus) {
+    let bus = test.bus();
+    let everything = OffsetDateTime::now_utc() + Duration::from_secs(60);
+    bus.join("orders", "dispatch").await.unwrap();
+    bus.join("orders", "payments").await.unwrap();
+    let events: Vec<Event> = (0..6).map(order_paid).collect();
+    for event in &events {
+        bus.publish("orders", event).await.unwrap();
+    }
+    // dispatch is done with all six; payments acknowledged the first two,
+    // holds two pending and has not received the last two.
+    take(bus.as_ref(), "dispatch", 6, 6).await;
+    take(bus.as_ref(), "payments", 4, 2).await;
+
+    let long_ago = OffsetDateTime::now_utc() - Duration::from_secs(3600);
+    assert_eq!(
+        bus.trim("orders", long_ago).await.unwrap(),
+        0,
+        "within the retention"
+    );
+    assert_eq!(bus.trim("orders", everything).await.unwrap(), 2);
+    assert_eq!(bus.read_all("orders").await.unwrap(), events[2..]);
+
+    // The pending two are redelivered whole after the trim.
+    let redelivered = bus
+        .receive("orders", "payments", "payments", 2, NOW, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        redelivered
+            .iter()
+            .map(|delivery| delivery.event.clone())
+            .collect::<Vec<_>>(),
+        events[2..4]
+    );
+    for delivery in &redelivered {
+        bus.ack("orders", "payments", &delivery.message_id)
+            .await
+            .unwrap();
+    }
+    take(bus.as_ref(), "payments", 2, 2).await;
+    bus.trim("orders", everything).await.unwrap();
+    let left = bus.read_all("orders").await.unwrap();
+    assert!(
+        left.len() <= 1,
+        "at most the last delivered message is kept: {left:?}"
+    );
+
+    // A group that joined but has not read holds everything after.
+    bus.join("orders", "audit").await.unwrap();
+    for event in &events {
+        bus.publish("orders", event).await.unwrap();
+    }
+    take(bus.as_ref(), "dispatch", 6, 6).await;
+    take(bus.as_ref(), "payments", 6, 6).await;
+    assert_eq!(bus.trim("orders", everything).await.unwrap(), 0);
+    assert_eq!(bus.read_all("orders").await.unwrap().len(), left.len() + 6);
 }

@@ -143,6 +143,7 @@ pub(crate) async fn spawn_with(backend: TestBackend, options: Options) -> TestAp
         delivery_delay: DELIVERY_DELAY,
         redeliver_after: REDELIVER_AFTER,
         fault_error_rate: options.fault_error_rate,
+        retention: Duration::from_secs(7 * 24 * 60 * 60),
     };
     // The bus on the store dispatch uses: the same Redis and key prefix, or
     // the same data directory.

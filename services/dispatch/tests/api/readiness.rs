@@ -28,6 +28,7 @@ async fn without_redis_dispatch_is_live_but_not_ready() {
         delivery_delay: DELIVERY_DELAY,
         redeliver_after: DISPATCH_DELAY,
         fault_error_rate: Rate::ZERO,
+        retention: std::time::Duration::from_secs(7 * 24 * 60 * 60),
     };
     let dispatch =
         eshop_test_support::start(eshop_dispatch::build(settings).await.expect("builds"));

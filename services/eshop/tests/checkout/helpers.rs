@@ -42,6 +42,9 @@ pub(crate) struct Timing {
     /// How long a checkout waits for an unavailable service before it is
     /// undone: long, unless a test is about exactly that.
     pub(crate) checkout_deadline: Duration,
+    /// How long finished records are kept: long, unless a test is about
+    /// pruning.
+    pub(crate) retention: Duration,
 }
 
 impl Default for Timing {
@@ -49,6 +52,7 @@ impl Default for Timing {
         Self {
             dispatch_delay: Duration::from_millis(300),
             checkout_deadline: Duration::from_secs(60),
+            retention: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -101,6 +105,7 @@ async fn config(backend: TestBackend, timing: Timing) -> (ShopConfig, Storage) {
         delivery_delay: Duration::from_millis(300),
         checkout_lease: Duration::from_secs(1),
         checkout_deadline: timing.checkout_deadline,
+        retention: timing.retention,
     };
     (config, storage)
 }

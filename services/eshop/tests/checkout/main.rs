@@ -11,3 +11,4 @@ mod errors;
 mod failures;
 mod happy;
 mod helpers;
+mod retention;

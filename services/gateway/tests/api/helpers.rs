@@ -49,6 +49,7 @@ pub(crate) async fn spawn_with_slow_payments(latency: Duration, tweak: Tweak) ->
         delivery_delay: Duration::from_millis(300),
         checkout_lease: Duration::from_secs(1),
         checkout_deadline: Duration::from_secs(60),
+        retention: Duration::from_secs(7 * 24 * 60 * 60),
     };
     let mut shop = Shop::start(&config, &["gateway", "payments"])
         .await

@@ -322,6 +322,14 @@ impl OrdersStore for PostgresOrders {
         Ok(outcome)
     }
 
+    async fn prune_handled_events(&self, handled_before: OffsetDateTime) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM handled_events WHERE handled_at < $1")
+            .bind(handled_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     async fn summary(&self, now: OffsetDateTime) -> StoreResult<OrdersSummary> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -330,6 +330,14 @@ impl OrdersStore for SqliteOrders {
         Ok(outcome)
     }
 
+    async fn prune_handled_events(&self, handled_before: OffsetDateTime) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM handled_events WHERE handled_at < $1")
+            .bind(handled_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     async fn summary(&self, now: OffsetDateTime) -> StoreResult<OrdersSummary> {
         // A read transaction: one snapshot for every figure.
         let mut tx = self.pool.begin().await?;

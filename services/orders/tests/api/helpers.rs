@@ -75,6 +75,7 @@ pub(crate) async fn spawn(backend: TestBackend) -> TestApp {
         store: store.settings(),
         jwt_public_key: keys.public_pem.clone(),
         bus: bus_settings,
+        retention: Duration::from_secs(7 * 24 * 60 * 60),
     };
     let application = eshop_orders::build(settings)
         .await

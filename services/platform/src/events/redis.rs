@@ -1,6 +1,7 @@
 //! The bus on Redis Streams: one stream per topic (`<prefix>stream:<name>`),
 //! consumer groups with XREADGROUP and XACK, redelivery of idle pending
-//! messages with XAUTOCLAIM, and a dead-letter stream `<name>.dead`.
+//! messages with XAUTOCLAIM, a dead-letter stream `<name>.dead`, and
+//! trimming with XTRIM MINID below the oldest message a group still needs.
 
 use std::time::{Duration, Instant};
 
@@ -9,16 +10,26 @@ use redis::{
     AsyncCommands, RedisResult,
     aio::ConnectionManager,
     streams::{
-        StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
-        StreamRangeReply, StreamReadOptions, StreamReadReply,
+        StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
+        StreamPendingCountReply, StreamPendingReply, StreamRangeReply, StreamReadOptions,
+        StreamReadReply, StreamTrimOptions, StreamTrimmingMode,
     },
 };
 use secrecy::SecretString;
+use time::OffsetDateTime;
 
 use super::{BusError, Delivery, Event, EventBus};
 
 /// How often an empty stream is polled while `receive` waits.
 const POLL: Duration = Duration::from_millis(50);
+
+/// A stream message id, `<milliseconds>-<sequence>`, as numbers that
+/// order as Redis orders ids; one it cannot read counts as the first id,
+/// which trims nothing.
+fn parse_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
 
 #[derive(Clone)]
 pub struct RedisBus {
@@ -212,6 +223,43 @@ impl EventBus for RedisBus {
             )
             .await?;
         self.ack(stream, group, &delivery.message_id).await
+    }
+
+    async fn trim(&self, stream: &str, older_than: OffsetDateTime) -> Result<u64, BusError> {
+        let key = self.key(stream);
+        let mut connection = self.connection.clone();
+        if !connection.exists::<_, bool>(&key).await? {
+            return Ok(0);
+        }
+        // Message ids start with the milliseconds they were added at.
+        let cutoff_ms = u64::try_from(older_than.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let mut floor = (cutoff_ms, 0);
+        let groups: StreamInfoGroupsReply = connection.xinfo_groups(&key).await?;
+        if groups.groups.is_empty() {
+            return Ok(0);
+        }
+        for group in groups.groups {
+            // Read after the group's cursor: an acknowledgement in between
+            // only lowers what the group needs.
+            let oldest_pending = match connection.xpending(&key, &group.name).await? {
+                StreamPendingReply::Data(pending) if pending.count > 0 => Some(pending.start_id),
+                _ => None,
+            };
+            // Without pending messages the group needs what follows its
+            // cursor; keeping the cursor's own message costs one message.
+            let needed = oldest_pending.unwrap_or(group.last_delivered_id);
+            floor = floor.min(parse_id(&needed));
+        }
+        let removed: usize = connection
+            .xtrim_options(
+                &key,
+                &StreamTrimOptions::minid(
+                    StreamTrimmingMode::Exact,
+                    format!("{}-{}", floor.0, floor.1),
+                ),
+            )
+            .await?;
+        Ok(removed as u64)
     }
 
     async fn read_all(&self, stream: &str) -> Result<Vec<Event>, BusError> {

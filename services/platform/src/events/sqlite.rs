@@ -258,6 +258,28 @@ impl EventBus for SqliteBus {
         Ok(())
     }
 
+    async fn trim(&self, stream: &str, older_than: OffsetDateTime) -> Result<u64, BusError> {
+        // The oldest message some group still needs: its oldest pending
+        // one, or the first it has not received. With no group the bound
+        // is NULL and nothing matches. `occurred_at` is RFC 3339 text, which
+        // sorts as time does to within a second: close enough for a
+        // retention.
+        let removed = sqlx::query(
+            "DELETE FROM bus_messages WHERE stream = $1
+             AND json_extract(event, '$.occurred_at') < $2
+             AND seq < (
+                 SELECT MIN(COALESCE(
+                     (SELECT MIN(p.seq) FROM bus_pending p WHERE p.stream = g.stream AND p.grp = g.grp),
+                     g.last_seq + 1))
+                 FROM bus_groups g WHERE g.stream = $1)",
+        )
+        .bind(stream)
+        .bind(older_than.format(&time::format_description::well_known::Rfc3339).expect("a time formats"))
+        .execute(&self.pool)
+        .await?;
+        Ok(removed.rows_affected())
+    }
+
     async fn read_all(&self, stream: &str) -> Result<Vec<Event>, BusError> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT event FROM bus_messages WHERE stream = $1 ORDER BY seq")
