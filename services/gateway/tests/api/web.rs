@@ -1,7 +1,7 @@
 //! The pages as a browser without JavaScript gets them: rendered HTML,
 //! forms that post and redirect, cookies, CSRF refusals, friendly errors.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, header};
 use serde_json::Value;
@@ -338,22 +338,32 @@ async fn a_slow_checkout_is_followed_to_its_end_and_charged_once() {
             "{attempt}"
         );
     }
-    let followed = shop
-        .http
-        .get(shop.url(&confirming))
-        .header(header::COOKIE, &session)
-        .send()
-        .await
-        .expect("the gateway answers");
-    assert_eq!(followed.status(), StatusCode::SEE_OTHER);
-    let order = followed.headers()[header::LOCATION]
-        .to_str()
-        .expect("ASCII")
-        .to_owned();
-    assert!(
-        order.starts_with("/orders/") && order.ends_with("?placed=1"),
-        "{order}"
-    );
+    // The page a customer refreshes: "confirming" (or the running
+    // checkout's status) while payments works, then the order.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let order = loop {
+        let page = shop
+            .http
+            .get(shop.url(&confirming))
+            .header(header::COOKIE, &session)
+            .send()
+            .await
+            .expect("the gateway answers");
+        let location = page
+            .headers()
+            .get(header::LOCATION)
+            .map(|location| location.to_str().expect("ASCII").to_owned());
+        match (page.status(), location) {
+            (StatusCode::SEE_OTHER, Some(order)) if order.starts_with("/orders/") => break order,
+            (StatusCode::SEE_OTHER, Some(status)) => {
+                assert!(status.starts_with("/checkout/status/"), "{status}");
+            }
+            (status, _) => assert_eq!(status, StatusCode::OK, "the confirming page"),
+        }
+        assert!(Instant::now() < deadline, "the checkout never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(order.ends_with("?placed=1"), "{order}");
 
     let get = |path: &'static str| {
         shop.http
