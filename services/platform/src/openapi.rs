@@ -64,7 +64,7 @@ impl Modify for BearerScheme {
 const EVERY_ROUTE: &[(&str, &str)] = &[
     (
         "500",
-        "an unexpected failure (`internal`), logged with the request id; nothing was half done",
+        "an unexpected failure (`internal`), logged with the request id",
     ),
     (
         "503",
