@@ -68,7 +68,7 @@ struct UpArgs {
     delivery_delay: Duration,
     /// How long finished records are kept before they are pruned: bus
     /// messages every consumer has acknowledged, published outbox rows,
-    /// ids of handled events.
+    /// ids of handled events, expired quotes.
     #[arg(long, value_name = "DURATION", default_value = "7days", value_parser = humantime::parse_duration)]
     retention: Duration,
 }

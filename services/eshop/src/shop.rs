@@ -248,6 +248,7 @@ impl Shop {
                     .parse()
                     .expect("Rotterdam's coordinates are valid"),
                 quote_ttl: Duration::from_secs(30 * 60),
+                retention: config.retention,
             });
             shop.run("shipping", shipping.await?)?;
         }

@@ -265,10 +265,11 @@ pub static REQUEST_TIMEOUT: Var = Var {
     secret: false,
 };
 /// How long what is finished is kept before it is pruned: bus messages
-/// every group has acknowledged, published outbox rows, handled event ids.
+/// every group has acknowledged, published outbox rows, handled event ids,
+/// expired quotes.
 pub static RETENTION: Var = Var {
     name: "ESHOP_RETENTION",
-    help: "how long finished records are kept before they are pruned: bus messages every consumer group has acknowledged, published outbox rows, ids of handled events",
+    help: "how long finished records are kept before they are pruned: bus messages every consumer group has acknowledged, published outbox rows, ids of handled events, expired quotes",
     default: Some("7days"),
     secret: false,
 };

@@ -5,8 +5,9 @@
 //!
 //! [`build`] turns [`ShippingSettings`] into a bound [`Application`]: it
 //! reads the city data, picks the store for the backend (PostgreSQL or
-//! SQLite), prepares it and loads the cities in the background, and
-//! assembles the routes of [`routes`].
+//! SQLite), prepares it and loads the cities in the background, deletes
+//! quotes once they have been expired for the retention, and assembles the
+//! routes of [`routes`].
 
 pub mod domain;
 pub mod places;
@@ -15,7 +16,7 @@ mod routes;
 pub mod settings;
 pub mod store;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use eshop_platform::{
     auth::Auth,
@@ -26,6 +27,7 @@ use eshop_platform::{
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
 };
 pub use settings::ShippingSettings;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -69,6 +71,13 @@ pub async fn build(settings: ShippingSettings) -> Result<Application, BuildError
         }
     });
 
+    tokio::spawn(prune_quotes(
+        store.clone(),
+        preparation.clone(),
+        settings.retention,
+        stopping.clone(),
+    ));
+
     let shipping_metrics = ShippingMetrics::default();
     let mut registry = metrics::registry();
     shipping_metrics.register(&mut registry);
@@ -90,6 +99,37 @@ pub async fn build(settings: ShippingSettings) -> Result<Application, BuildError
     Application::bind(&settings.server, service, stopping)
         .await
         .map_err(|source| BuildError::io("binding the listen address", source))
+}
+
+/// How often expired quotes past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
+
+/// Every [`PRUNE_EVERY`] once the store is prepared, deletes the quotes
+/// expired longer than `retention` ago, until the service stops.
+async fn prune_quotes(
+    store: Arc<dyn ShippingStore>,
+    preparation: Preparation,
+    retention: Duration,
+    stopping: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stopping.cancelled() => return,
+        }
+        if !preparation.is_done() {
+            continue;
+        }
+        match store
+            .prune_quotes(OffsetDateTime::now_utc() - retention)
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, "deleted expired quotes"),
+            Err(error) => tracing::warn!(%error, "cannot delete expired quotes; will retry"),
+        }
+    }
 }
 
 /// Shipping's OpenAPI document.

@@ -5,8 +5,8 @@
 use std::{fmt, str::FromStr, time::Duration};
 
 use eshop_platform::settings::{
-    Env, HumanDuration, Rendered, ServerSettings, ServiceSettings, Settings, SettingsError,
-    SqlStore, Var,
+    Env, HumanDuration, RETENTION, Rendered, ServerSettings, ServiceSettings, Settings,
+    SettingsError, SqlStore, Var,
 };
 
 use crate::domain::Coordinates;
@@ -33,6 +33,8 @@ pub struct ShippingSettings {
     pub store: SqlStore,
     pub warehouse: Coordinates,
     pub quote_ttl: Duration,
+    /// How long a quote is kept once it has expired.
+    pub retention: Duration,
 }
 
 /// A quote lifetime as `ESHOP_QUOTE_TTL` takes it: a human duration within
@@ -61,7 +63,7 @@ impl Settings for ShippingSettings {
     fn vars() -> Vec<&'static Var> {
         let mut vars = ServerSettings::vars();
         vars.extend(SqlStore::vars());
-        vars.extend([&WAREHOUSE, &QUOTE_TTL]);
+        vars.extend([&WAREHOUSE, &QUOTE_TTL, &RETENTION]);
         vars
     }
 
@@ -71,6 +73,7 @@ impl Settings for ShippingSettings {
             store: SqlStore::load(env)?,
             warehouse: env.get(&WAREHOUSE)?,
             quote_ttl: env.get::<QuoteTtl>(&QUOTE_TTL)?.0,
+            retention: env.get::<HumanDuration>(&RETENTION)?.0,
         })
     }
 
@@ -80,6 +83,7 @@ impl Settings for ShippingSettings {
         rendered.extend([
             (&WAREHOUSE, self.warehouse.to_string()),
             (&QUOTE_TTL, QuoteTtl(self.quote_ttl).to_string()),
+            (&RETENTION, HumanDuration(self.retention).to_string()),
         ]);
         rendered
     }
@@ -124,6 +128,7 @@ mod tests {
                 data_dir: "/data".into(),
             },
             quote_ttl: Duration::from_millis(1500),
+            retention: Duration::from_secs(60),
             ..settings
         });
     }

@@ -43,6 +43,10 @@ pub trait ShippingStore: Send + Sync {
 
     async fn quote(&self, id: Uuid) -> StoreResult<Option<QuoteRecord>>;
 
+    /// Deletes the quotes that expired before `expired_before`, confirmed
+    /// or not; says how many.
+    async fn prune_quotes(&self, expired_before: OffsetDateTime) -> StoreResult<u64>;
+
     /// Decides under the quote's lock what confirming it for `reference` at
     /// `now` does ([`QuoteRecord::decide`]) and, if it is to be confirmed,
     /// confirms it. `None` when there is no such quote.

@@ -185,6 +185,14 @@ impl ShippingStore for PostgresShipping {
         Ok(())
     }
 
+    async fn prune_quotes(&self, expired_before: OffsetDateTime) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM quotes WHERE expires_at < $1")
+            .bind(expired_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     async fn quote(&self, id: Uuid) -> StoreResult<Option<QuoteRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {QUOTE_COLUMNS}, {CITY_COLUMNS} FROM {QUOTES} WHERE q.id = $1"

@@ -14,12 +14,15 @@ pub(crate) const WAREHOUSE: (f64, f64) = (51.92, 4.48);
 
 /// How long quotes stay open unless a test says otherwise.
 pub(crate) const QUOTE_TTL: Duration = Duration::from_secs(30 * 60);
+/// How long expired quotes are kept unless a test says otherwise.
+const RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Shipping with a store of a test's own.
 pub(crate) struct TestApp {
     pub(crate) service: RunningService,
     pub(crate) http: reqwest::Client,
     quote_ttl: Duration,
+    retention: Duration,
     // Dropped after the service, which stops first.
     store: TestSqlStore,
 }
@@ -29,15 +32,25 @@ pub(crate) async fn spawn(backend: TestBackend) -> TestApp {
 }
 
 pub(crate) async fn spawn_with(backend: TestBackend, quote_ttl: Duration) -> TestApp {
-    start(TestSqlStore::create(backend).await, quote_ttl).await
+    start(TestSqlStore::create(backend).await, quote_ttl, RETENTION).await
 }
 
-async fn start(store: TestSqlStore, quote_ttl: Duration) -> TestApp {
+/// Shipping whose quotes live `quote_ttl` and are deleted `retention` after.
+pub(crate) async fn spawn_pruning(
+    backend: TestBackend,
+    quote_ttl: Duration,
+    retention: Duration,
+) -> TestApp {
+    start(TestSqlStore::create(backend).await, quote_ttl, retention).await
+}
+
+async fn start(store: TestSqlStore, quote_ttl: Duration, retention: Duration) -> TestApp {
     let settings = ShippingSettings {
         server: eshop_test_support::server_settings(),
         store: store.settings(),
         warehouse: Coordinates::new(WAREHOUSE.0, WAREHOUSE.1).expect("valid coordinates"),
         quote_ttl,
+        retention,
     };
     let application = eshop_shipping::build(settings)
         .await
@@ -46,6 +59,7 @@ async fn start(store: TestSqlStore, quote_ttl: Duration) -> TestApp {
         service: eshop_test_support::run(application).await,
         http: reqwest::Client::new(),
         quote_ttl,
+        retention,
         store,
     }
 }
@@ -57,10 +71,11 @@ impl TestApp {
             service,
             store,
             quote_ttl,
+            retention,
             ..
         } = self;
         drop(service);
-        start(store, quote_ttl).await
+        start(store, quote_ttl, retention).await
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

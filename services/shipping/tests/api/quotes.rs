@@ -1,5 +1,6 @@
 //! Quotes: priced by distance and weight, read back with their status,
-//! confirmed once per reference, and expired when not confirmed in time.
+//! confirmed once per reference, expired when not confirmed in time, and
+//! deleted once expired for the retention.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_error, id_of, spawn, spawn_with};
+use crate::helpers::{TestApp, assert_error, id_of, spawn, spawn_pruning, spawn_with};
 
 on_both_backends!(
     a_quote_prices_a_parcel_to_a_city,
@@ -31,6 +32,45 @@ async fn an_unconfirmed_quote_expires_on_postgres() {
 async fn an_unconfirmed_quote_expires_on_sqlite() {
     quotes_expire_unless_confirmed(spawn_with(TestBackend::Embedded, Duration::from_secs(3)).await)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_quotes_are_deleted_after_the_retention_on_postgres() {
+    let app = spawn_pruning(
+        TestBackend::Server,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    expired_quotes_are_deleted_after_the_retention(app.await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_quotes_are_deleted_after_the_retention_on_sqlite() {
+    let app = spawn_pruning(
+        TestBackend::Embedded,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    expired_quotes_are_deleted_after_the_retention(app.await).await;
+}
+
+async fn expired_quotes_are_deleted_after_the_retention(app: TestApp) {
+    let open = app.quote("fr-paris", 1000).await;
+    let confirmed = app.quote("fr-paris", 1000).await;
+    assert_eq!(
+        app.confirm(id_of(&confirmed), "order-1").await.status(),
+        StatusCode::OK
+    );
+    // Expired, a quote still answers (with `expired`, as
+    // `quotes_expire_unless_confirmed` shows) until the retention is over.
+    let paths = [open, confirmed].map(|quote| format!("/v1/quotes/{}", id_of(&quote)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for path in &paths {
+        while app.get(path).await.status() != StatusCode::NOT_FOUND {
+            assert!(Instant::now() < deadline, "{path} was never deleted");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
 }
 
 fn number(value: &Value, field: &str) -> f64 {
