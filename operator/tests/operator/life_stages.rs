@@ -154,9 +154,18 @@ async fn created_the_first_status_comes_within_a_second() {
     .await
     .expect("a first status");
     // Timed by the API server: from the end of the request that created
-    // the shop to the start of the operator's first status write.
-    let events = audit_events(testbed);
+    // the shop to the start of the operator's first status write. The API
+    // server logs a request once it has answered it, so the log may trail
+    // the watch a little.
     let in_namespace = |event: &&Value| event["objectRef"]["namespace"] == namespace.as_str();
+    eventually("the first status write in the audit log", || async {
+        audit_events(testbed)
+            .iter()
+            .filter(in_namespace)
+            .any(|event| event["objectRef"]["subresource"] == "status")
+    })
+    .await;
+    let events = audit_events(testbed);
     let creation = events
         .iter()
         .filter(in_namespace)
