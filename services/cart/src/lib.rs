@@ -19,7 +19,7 @@ use eshop_platform::{
     auth::Auth,
     client::{ClientPolicy, ServiceClient},
     health::Readiness,
-    metrics,
+    housekeeping, metrics,
     server::{Application, BuildError, Service},
     settings::KeyValueStore,
     stores::{self, Preparation, RedisCheck, SqliteCheck},
@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     routes::{AppState, CartMetrics},
-    store::{CartStore, redis::RedisCarts, sqlite::SqliteCarts},
+    store::{CartStore, StoreResult, redis::RedisCarts, sqlite::SqliteCarts},
 };
 
 /// How often expired carts are purged: four times per time to live,
@@ -75,12 +75,16 @@ pub async fn build(settings: CartSettings) -> Result<Application, BuildError> {
     let mut registry = metrics::registry();
     cart_metrics.register(&mut registry);
     if let Some(carts) = purged {
-        tokio::spawn(purge_expired_carts(
+        let counting = cart_metrics.clone();
+        tokio::spawn(housekeeping::every(
+            "expired carts deleted",
             purge_interval(settings.cart_ttl),
-            carts,
             preparation.clone(),
-            cart_metrics.clone(),
             stopping.clone(),
+            move || {
+                let (carts, metrics) = (carts.clone(), counting.clone());
+                async move { purge_expired_carts(&carts, &metrics).await }
+            },
         ));
     }
 
@@ -114,30 +118,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
-/// Deletes expired carts from the SQLite file, until the service stops.
-async fn purge_expired_carts(
-    every: Duration,
-    carts: SqliteCarts,
-    preparation: Preparation,
-    metrics: CartMetrics,
-    stopping: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stopping.cancelled() => return,
-        }
-        if !preparation.is_done() {
-            continue;
-        }
-        match carts.purge_expired(OffsetDateTime::now_utc()).await {
-            Ok(0) => {}
-            Ok(purged) => {
-                metrics.expired.inc_by(purged);
-                tracing::info!(purged, "expired carts deleted");
-            }
-            Err(error) => tracing::warn!(%error, "deleting expired carts failed"),
-        }
-    }
+/// Deletes expired carts from the SQLite file; answers how many.
+async fn purge_expired_carts(carts: &SqliteCarts, metrics: &CartMetrics) -> StoreResult<u64> {
+    let purged = carts.purge_expired(OffsetDateTime::now_utc()).await?;
+    metrics.expired.inc_by(purged);
+    Ok(purged)
 }

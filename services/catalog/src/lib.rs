@@ -19,7 +19,7 @@ use std::{sync::Arc, time::Duration};
 use eshop_platform::{
     auth::Auth,
     health::Readiness,
-    metrics,
+    housekeeping, metrics,
     server::{Application, BuildError, Service},
     settings::SqlStore,
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     routes::{AppState, CatalogMetrics},
-    store::{CatalogStore, postgres::PostgresCatalog, sqlite::SqliteCatalog},
+    store::{CatalogStore, StoreResult, postgres::PostgresCatalog, sqlite::SqliteCatalog},
 };
 
 /// How often expired reservations are looked for: twice per hold time,
@@ -74,12 +74,16 @@ pub async fn build(settings: CatalogSettings) -> Result<Application, BuildError>
     let catalog_metrics = CatalogMetrics::default();
     let mut registry = metrics::registry();
     catalog_metrics.register(&mut registry);
-    tokio::spawn(release_expired_reservations(
+    let (releasing, counting) = (store.clone(), catalog_metrics.clone());
+    tokio::spawn(housekeeping::every(
+        "expired reservations released",
         expiry_sweep_interval(settings.reservation_ttl),
-        store.clone(),
         preparation.clone(),
-        catalog_metrics.clone(),
         stopping.clone(),
+        move || {
+            let (store, metrics) = (releasing.clone(), counting.clone());
+            async move { release_expired_reservations(store.as_ref(), &metrics).await }
+        },
     ));
 
     let state = AppState {
@@ -106,30 +110,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
-/// Releases held reservations whose time ran out, until the service stops.
+/// Releases held reservations whose time ran out; answers how many.
 async fn release_expired_reservations(
-    every: Duration,
-    store: Arc<dyn CatalogStore>,
-    preparation: Preparation,
-    metrics: CatalogMetrics,
-    stopping: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stopping.cancelled() => return,
-        }
-        if !preparation.is_done() {
-            continue;
-        }
-        match store.release_expired(OffsetDateTime::now_utc()).await {
-            Ok(0) => {}
-            Ok(released) => {
-                metrics.expired.inc_by(released);
-                tracing::info!(released, "expired reservations released");
-            }
-            Err(error) => tracing::warn!(%error, "releasing expired reservations failed"),
-        }
-    }
+    store: &dyn CatalogStore,
+    metrics: &CatalogMetrics,
+) -> StoreResult<u64> {
+    let released = store.release_expired(OffsetDateTime::now_utc()).await?;
+    metrics.expired.inc_by(released);
+    Ok(released)
 }

@@ -69,6 +69,11 @@ pub struct OrderCancelled {
     pub order_id: Uuid,
     pub user_id: Uuid,
     pub checkout_id: Uuid,
+    /// The wallet's charge to refund, so that the refund needs nothing
+    /// that payments may have pruned. Absent from events written before
+    /// it was added; payments then reads it from the checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<Uuid>,
     pub total_cents: i64,
 }
 
@@ -79,6 +84,9 @@ pub struct OrderReturned {
     pub order_id: Uuid,
     pub user_id: Uuid,
     pub checkout_id: Uuid,
+    /// As [`OrderCancelled::charge_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<Uuid>,
     pub total_cents: i64,
 }
 
@@ -144,5 +152,20 @@ mod tests {
             serde_json::from_value::<OrderDispatched>(json).unwrap(),
             dispatched
         );
+    }
+
+    #[test]
+    fn a_cancellation_written_before_it_named_the_charge_still_reads() {
+        let order_id = Uuid::new_v4();
+        let older = serde_json::json!({
+            "order_id": order_id,
+            "user_id": order_id,
+            "checkout_id": order_id,
+            "total_cents": 4_999,
+        });
+        let cancelled: OrderCancelled = serde_json::from_value(older.clone()).unwrap();
+        assert_eq!(cancelled.charge_id, None);
+        let returned: OrderReturned = serde_json::from_value(older).unwrap();
+        assert_eq!(returned.charge_id, None);
     }
 }

@@ -26,13 +26,14 @@ use eshop_platform::{
     auth::Auth,
     events,
     health::Readiness,
-    metrics,
+    housekeeping, metrics,
     outbox::Outbox,
     server::{Application, BuildError, Service},
     settings::KeyValueStore,
     stores::{self, Preparation, RedisCheck, SqliteCheck},
 };
 pub use settings::DispatchSettings;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -120,6 +121,21 @@ pub async fn build(settings: DispatchSettings) -> Result<Application, BuildError
             stopping.clone(),
         ),
     );
+    let (pruning, retention) = (store.clone(), settings.retention);
+    tokio::spawn(housekeeping::every(
+        "finished shipments past their retention deleted",
+        housekeeping::PRUNE_EVERY,
+        preparation.clone(),
+        stopping.clone(),
+        move || {
+            let store = pruning.clone();
+            async move {
+                store
+                    .prune_finished(OffsetDateTime::now_utc() - retention)
+                    .await
+            }
+        },
+    ));
     let scheduler = Scheduler {
         store,
         every: scheduler::tick_interval(settings.dispatch_delay, settings.delivery_delay),

@@ -87,4 +87,12 @@ pub trait DispatchStore: Send + Sync {
     async fn shipment(&self, order_id: Uuid) -> StoreResult<Option<Shipment>>;
 
     async fn summary(&self) -> StoreResult<ShipmentSummary>;
+
+    /// Deletes the shipments delivered or cancelled before
+    /// `finished_before` (they leave the summary too) and answers how many.
+    /// Their events went out when they finished; a payment or cancellation
+    /// of such an order handled again after that would find no shipment,
+    /// which is why the retention is days and the bus redelivers within
+    /// minutes.
+    async fn prune_finished(&self, finished_before: OffsetDateTime) -> StoreResult<u64>;
 }

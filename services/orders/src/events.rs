@@ -79,6 +79,7 @@ pub(crate) struct OrderFacts {
     pub(crate) order_id: Uuid,
     pub(crate) user_id: Uuid,
     pub(crate) checkout_id: Uuid,
+    pub(crate) charge_id: Uuid,
     pub(crate) total_cents: i64,
 }
 
@@ -97,6 +98,7 @@ pub(crate) fn on_transition(
                 order_id: order.order_id,
                 user_id: order.user_id,
                 checkout_id: order.checkout_id,
+                charge_id: Some(order.charge_id),
                 total_cents: order.total_cents,
             },
         ),
@@ -106,6 +108,7 @@ pub(crate) fn on_transition(
                 order_id: order.order_id,
                 user_id: order.user_id,
                 checkout_id: order.checkout_id,
+                charge_id: Some(order.charge_id),
                 total_cents: order.total_cents,
             },
         ),

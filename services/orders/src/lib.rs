@@ -26,7 +26,7 @@ use eshop_platform::{
     auth::Auth,
     events::{self as bus, ConsumerOptions, EventBus, consume},
     health::Readiness,
-    metrics,
+    housekeeping, metrics,
     outbox::Outbox,
     server::{Application, BuildError, Service},
     settings::SqlStore,
@@ -44,9 +44,6 @@ use crate::{
 
 /// How often the workers look whether the store is prepared yet.
 const PREPARATION_POLL: Duration = Duration::from_millis(100);
-/// How often handled events past their retention are forgotten.
-const PRUNE_EVERY: Duration = Duration::from_secs(5);
-
 /// The orders service, bound to its port and ready to run.
 pub async fn build(settings: OrdersSettings) -> Result<Application, BuildError> {
     let auth = Auth::internal(settings.server.internal_token.clone())
@@ -167,7 +164,21 @@ async fn run_workers(workers: Workers, preparation: Preparation, stopping: Cance
         "relaying the outbox and consuming dispatch's events"
     );
     let relay = outbox.relay(bus.clone(), retention, stopping.clone());
-    let pruning = prune_handled_events(store.clone(), retention, stopping.clone());
+    let pruned = store.clone();
+    let pruning = housekeeping::every(
+        "handled events past their retention forgotten",
+        housekeeping::PRUNE_EVERY,
+        preparation,
+        stopping.clone(),
+        move || {
+            let store = pruned.clone();
+            async move {
+                store
+                    .prune_handled_events(OffsetDateTime::now_utc() - retention)
+                    .await
+            }
+        },
+    );
     let consumer = consume(
         bus,
         DISPATCH_STREAM,
@@ -184,26 +195,4 @@ async fn run_workers(workers: Workers, preparation: Preparation, stopping: Cance
         },
     );
     tokio::join!(relay, pruning, consumer);
-}
-
-/// Every [`PRUNE_EVERY`], forgets the events handled longer than
-/// `retention` ago, until the service stops.
-async fn prune_handled_events(
-    store: Arc<dyn OrdersStore>,
-    retention: Duration,
-    stopping: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval(PRUNE_EVERY);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stopping.cancelled() => return,
-        }
-        if let Err(error) = store
-            .prune_handled_events(OffsetDateTime::now_utc() - retention)
-            .await
-        {
-            tracing::warn!(%error, "cannot prune handled events; will retry");
-        }
-    }
 }

@@ -24,38 +24,62 @@ const RECOVERY_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Handles one event of the orders stream.
 pub async fn on_order_event(saga: &Saga, event: Event) -> Result<(), HandlerError> {
-    let (checkout, reason) = match event.kind.as_str() {
+    let (give_back_what, reason) = match event.kind.as_str() {
         OrderCancelled::KIND => {
             let cancelled: OrderCancelled = event
                 .payload()
                 .map_err(|error| HandlerError::Reject(error.to_string()))?;
-            (cancelled.checkout_id, "cancellation")
+            (
+                GiveBack {
+                    checkout_id: cancelled.checkout_id,
+                    charge_id: cancelled.charge_id,
+                    total_cents: cancelled.total_cents,
+                },
+                "cancellation",
+            )
         }
         OrderReturned::KIND => {
             let returned: OrderReturned = event
                 .payload()
                 .map_err(|error| HandlerError::Reject(error.to_string()))?;
-            (returned.checkout_id, "return")
+            (
+                GiveBack {
+                    checkout_id: returned.checkout_id,
+                    charge_id: returned.charge_id,
+                    total_cents: returned.total_cents,
+                },
+                "return",
+            )
         }
         _ => return Ok(()),
     };
-    give_back(saga, checkout, reason).await
+    give_back(saga, give_back_what, reason).await
 }
 
-/// Refunds a completed checkout's charge in full and restocks its lines.
-async fn give_back(saga: &Saga, checkout_id: Uuid, reason: &str) -> Result<(), HandlerError> {
-    let checkout = saga
-        .store
-        .get(checkout_id)
-        .await
-        .map_err(|error| HandlerError::Retry(error.to_string()))?
-        .ok_or_else(|| HandlerError::Reject(format!("no checkout {checkout_id}")))?;
-    let charge = checkout
-        .progress
-        .charge_id
-        .ok_or_else(|| HandlerError::Reject(format!("checkout {checkout_id} charged nothing")))?;
+/// What a cancelled or returned order gives back, as its event says.
+struct GiveBack {
+    checkout_id: Uuid,
+    /// Absent only from events written before orders sent it.
+    charge_id: Option<Uuid>,
+    total_cents: i64,
+}
+
+/// Refunds the order's charge in full and restocks its lines. The event
+/// names the charge, so this works however long ago the checkout finished
+/// and was pruned; an older event without it is refunded from the
+/// checkout, which is kept for the retention.
+async fn give_back(saga: &Saga, order: GiveBack, reason: &str) -> Result<(), HandlerError> {
+    let GiveBack {
+        checkout_id,
+        charge_id,
+        total_cents,
+    } = order;
+    let (charge, amount_cents) = match charge_id {
+        Some(charge) => (charge, total_cents),
+        None => charge_of(saga, checkout_id).await?,
+    };
     saga.downstream
-        .refund(charge, checkout.progress.total_cents(), reason)
+        .refund(charge, amount_cents, reason)
         .await
         .map_err(|error| HandlerError::Retry(error.to_string()))?;
     saga.metrics.refunded();
@@ -66,6 +90,21 @@ async fn give_back(saga: &Saga, checkout_id: Uuid, reason: &str) -> Result<(), H
     saga.metrics.released();
     tracing::info!(checkout = %checkout_id, reason, "refunded and restocked");
     Ok(())
+}
+
+/// The charge a checkout took and its amount, read from the checkout.
+async fn charge_of(saga: &Saga, checkout_id: Uuid) -> Result<(Uuid, i64), HandlerError> {
+    let checkout = saga
+        .store
+        .get(checkout_id)
+        .await
+        .map_err(|error| HandlerError::Retry(error.to_string()))?
+        .ok_or_else(|| HandlerError::Reject(format!("no checkout {checkout_id}")))?;
+    let charge = checkout
+        .progress
+        .charge_id
+        .ok_or_else(|| HandlerError::Reject(format!("checkout {checkout_id} charged nothing")))?;
+    Ok((charge, checkout.progress.total_cents()))
 }
 
 /// Resumes unfinished checkouts whose lease ran out, until the service stops.

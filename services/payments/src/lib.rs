@@ -19,12 +19,13 @@ use eshop_platform::{
     auth::Auth,
     events::{self, ConsumerOptions},
     health::Readiness,
-    metrics,
+    housekeeping, metrics,
     server::{Application, BuildError, Service},
     settings::SqlStore,
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
 };
 pub use settings::PaymentsSettings;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -75,6 +76,21 @@ pub async fn build(settings: PaymentsSettings) -> Result<Application, BuildError
         metrics: saga_metrics,
     });
 
+    let (pruning, retention) = (store.clone(), settings.retention);
+    tokio::spawn(housekeeping::every(
+        "finished checkouts past their retention deleted",
+        housekeeping::PRUNE_EVERY,
+        preparation.clone(),
+        stopping.clone(),
+        move || {
+            let store = pruning.clone();
+            async move {
+                store
+                    .prune_finished(OffsetDateTime::now_utc() - retention)
+                    .await
+            }
+        },
+    ));
     tokio::spawn(aftercare::recover(
         saga.clone(),
         preparation.clone(),

@@ -60,6 +60,12 @@ pub trait CheckoutStore: Send + Sync {
     async fn recoverable(&self, limit: i64) -> StoreResult<Vec<Uuid>>;
 
     async fn summary(&self) -> StoreResult<Summary>;
+
+    /// Deletes the checkouts completed or failed before `finished_before`
+    /// and answers how many. Nothing needs them after that: a cancelled or
+    /// returned order's event names the charge to refund, and a client
+    /// repeating an Idempotency-Key that old starts a new checkout.
+    async fn prune_finished(&self, finished_before: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// Seconds between `earlier` and now.

@@ -172,7 +172,7 @@ impl Default for ConsumerOptions {
             batch: 16,
             wait: Duration::from_millis(500),
             retention: Duration::from_secs(7 * 24 * 60 * 60),
-            trim_every: Duration::from_secs(5),
+            trim_every: crate::housekeeping::PRUNE_EVERY,
         }
     }
 }

@@ -15,7 +15,8 @@
 //! - [`openapi`]: the security schemes of the OpenAPI documents;
 //! - [`sku`]: the product identifier the services share;
 //! - [`stores`]: PostgreSQL, SQLite and Redis connections and their
-//!   preparation;
+//!   preparation; [`housekeeping`]: the jobs that run every so often once
+//!   they are prepared;
 //! - [`events`] and [`outbox`]: the event bus (Redis Streams, or a shared
 //!   SQLite file) and the transactional outbox that feeds it.
 
@@ -26,6 +27,7 @@ pub mod events;
 pub mod extract;
 pub mod fields;
 pub mod health;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod jwt_crypto;
 pub mod keys;

@@ -36,14 +36,15 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::events::{Event, EventBus};
+use crate::{
+    events::{Event, EventBus},
+    housekeeping,
+};
 
 /// Rows published per pass.
 const BATCH: i64 = 100;
 /// How often the relay looks when nobody woke it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-/// How often the relay deletes published rows past their retention.
-const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
 /// Adds `event` for `stream` to the outbox, in the caller's transaction.
 pub async fn enqueue_postgres(
@@ -117,7 +118,7 @@ impl Outbox {
     ) {
         let mut pruned_at = Instant::now();
         loop {
-            if pruned_at.elapsed() >= PRUNE_EVERY {
+            if pruned_at.elapsed() >= housekeeping::PRUNE_EVERY {
                 pruned_at = Instant::now();
                 if let Err(error) = self.prune(OffsetDateTime::now_utc() - retention).await {
                     tracing::warn!(%error, "cannot prune the outbox; will retry");

@@ -16,12 +16,12 @@ mod routes;
 pub mod settings;
 pub mod store;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use eshop_platform::{
     auth::Auth,
     health::Readiness,
-    metrics,
+    housekeeping, metrics,
     server::{Application, BuildError, Service},
     settings::SqlStore,
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
@@ -71,11 +71,20 @@ pub async fn build(settings: ShippingSettings) -> Result<Application, BuildError
         }
     });
 
-    tokio::spawn(prune_quotes(
-        store.clone(),
+    let (pruning, retention) = (store.clone(), settings.retention);
+    tokio::spawn(housekeeping::every(
+        "expired quotes past their retention deleted",
+        housekeeping::PRUNE_EVERY,
         preparation.clone(),
-        settings.retention,
         stopping.clone(),
+        move || {
+            let store = pruning.clone();
+            async move {
+                store
+                    .prune_quotes(OffsetDateTime::now_utc() - retention)
+                    .await
+            }
+        },
     ));
 
     let shipping_metrics = ShippingMetrics::default();
@@ -99,37 +108,6 @@ pub async fn build(settings: ShippingSettings) -> Result<Application, BuildError
     Application::bind(&settings.server, service, stopping)
         .await
         .map_err(|source| BuildError::io("binding the listen address", source))
-}
-
-/// How often expired quotes past their retention are deleted.
-const PRUNE_EVERY: Duration = Duration::from_secs(5);
-
-/// Every [`PRUNE_EVERY`] once the store is prepared, deletes the quotes
-/// expired longer than `retention` ago, until the service stops.
-async fn prune_quotes(
-    store: Arc<dyn ShippingStore>,
-    preparation: Preparation,
-    retention: Duration,
-    stopping: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval(PRUNE_EVERY);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stopping.cancelled() => return,
-        }
-        if !preparation.is_done() {
-            continue;
-        }
-        match store
-            .prune_quotes(OffsetDateTime::now_utc() - retention)
-            .await
-        {
-            Ok(0) => {}
-            Ok(deleted) => tracing::debug!(deleted, "deleted expired quotes"),
-            Err(error) => tracing::warn!(%error, "cannot delete expired quotes; will retry"),
-        }
-    }
 }
 
 /// Shipping's OpenAPI document.

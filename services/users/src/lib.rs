@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use eshop_platform::{
     auth::Auth,
     health::Readiness,
+    housekeeping,
     keys::KeyPair,
     metrics,
     server::{Application, BuildError, Service},
@@ -36,7 +37,7 @@ use crate::{
     limits::LoginLimits,
     passwords::Passwords,
     routes::{AppState, UsersMetrics},
-    store::{UserStore, postgres::PostgresUsers, sqlite::SqliteUsers},
+    store::{StoreResult, UserStore, postgres::PostgresUsers, sqlite::SqliteUsers},
 };
 
 /// The largest request body users accepts: its bodies are a few short
@@ -98,12 +99,16 @@ pub async fn build(settings: UsersSettings) -> Result<Application, BuildError> {
     let mut registry = metrics::registry();
     users_metrics.register(&mut registry);
     let limits = LoginLimits::with_window(settings.login_window);
-    tokio::spawn(purge_failed_logins(
-        limits.window,
-        store.clone(),
+    let (purging, counting, window) = (store.clone(), users_metrics.clone(), limits.window);
+    tokio::spawn(housekeeping::every(
+        "old failed logins deleted",
+        purge_interval(window),
         preparation.clone(),
-        users_metrics.clone(),
         stopping.clone(),
+        move || {
+            let (store, metrics) = (purging.clone(), counting.clone());
+            async move { purge_failed_logins(store.as_ref(), window, &metrics).await }
+        },
     ));
 
     let state = AppState {
@@ -134,30 +139,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     eshop_platform::openapi::with_platform_responses(routes::router().split_for_parts().1)
 }
 
-/// Deletes failed logins that have left the window, until the service stops.
+/// Deletes failed logins that have left the `window`; answers how many.
 async fn purge_failed_logins(
+    store: &dyn UserStore,
     window: Duration,
-    store: Arc<dyn UserStore>,
-    preparation: Preparation,
-    metrics: UsersMetrics,
-    stopping: CancellationToken,
-) {
-    let mut ticks = tokio::time::interval(purge_interval(window));
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stopping.cancelled() => return,
-        }
-        if !preparation.is_done() {
-            continue;
-        }
-        match store.purge_attempts(domain::now() - window).await {
-            Ok(0) => {}
-            Ok(purged) => {
-                metrics.purged.inc_by(purged);
-                tracing::debug!(purged, "old failed logins purged");
-            }
-            Err(error) => tracing::warn!(%error, "purging old failed logins failed"),
-        }
-    }
+    metrics: &UsersMetrics,
+) -> StoreResult<u64> {
+    let purged = store.purge_attempts(domain::now() - window).await?;
+    metrics.purged.inc_by(purged);
+    Ok(purged)
 }

@@ -7,6 +7,9 @@
 //!   ahead, scored by when it is due (`dispatch_at`, then `deliver_at`);
 //! - `<prefix>dispatch:counts`: a hash of how many shipments are in each
 //!   status, kept by the same scripts, so the summary is one read;
+//! - `<prefix>dispatch:finished`: a sorted set of the delivered and
+//!   cancelled shipments, scored by when they finished, which is how
+//!   pruning past the retention finds them;
 //! - `<prefix>stream:dispatch`: the dispatch stream, named and shaped as
 //!   [`RedisBus`](eshop_platform::events::redis::RedisBus) names and shapes
 //!   streams (fields `event`, the JSON envelope, and `kind`).
@@ -46,19 +49,22 @@ return 'new'
 ";
 
 /// Cancels a shipment that has not left, or records a cancellation that
-/// came too late. KEYS: the shipment, the due set, the counts. ARGV: order
-/// id, now (ms). Returns `stopped`, `before_payment`, `late` or `repeated`.
+/// came too late. KEYS: the shipment, the due set, the counts, the finished
+/// set. ARGV: order id, now (ms). Returns `stopped`, `before_payment`,
+/// `late` or `repeated`.
 const CANCEL: &str = r"
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'cancelled_at', ARGV[2])
   redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
   return 'before_payment'
 elseif status == 'scheduled' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'cancelled_at', ARGV[2])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HINCRBY', KEYS[3], 'scheduled', -1)
   redis.call('HINCRBY', KEYS[3], 'cancelled', 1)
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
   return 'stopped'
 elseif status ~= 'cancelled' and redis.call('HSETNX', KEYS[1], 'late_cancellation_at', ARGV[2]) == 1 then
   redis.call('HINCRBY', KEYS[3], 'late_cancellations', 1)
@@ -69,7 +75,7 @@ return 'repeated'
 
 /// Moves a due shipment one step on and appends the event of the move to
 /// the dispatch stream. KEYS: the shipment, the due set, the counts, the
-/// stream. ARGV: order id, now (ms), tracking number, deliver_at (ms), the
+/// stream, the finished set. ARGV: order id, now (ms), tracking number, deliver_at (ms), the
 /// `OrderDispatched` and the `OrderDelivered` envelope (JSON); the script
 /// uses the one that fits. Returns `dispatched`, `delivered`, `not_due`
 /// (another replica moved it first) or `stale`.
@@ -93,11 +99,32 @@ elseif status == 'dispatched' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HINCRBY', KEYS[3], 'dispatched', -1)
   redis.call('HINCRBY', KEYS[3], 'delivered', 1)
+  redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
   return 'delivered'
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 'stale'
 ";
+
+/// Deletes a finished shipment and takes it out of the counts. KEYS: the
+/// shipment, the finished set, the counts. ARGV: order id. Returns 1 when
+/// it deleted a shipment, 0 when there was none left to delete.
+const PRUNE: &str = r"
+redis.call('ZREM', KEYS[2], ARGV[1])
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'delivered' and status ~= 'cancelled' then
+  return 0
+end
+redis.call('HINCRBY', KEYS[3], status, -1)
+if redis.call('HEXISTS', KEYS[1], 'late_cancellation_at') == 1 then
+  redis.call('HINCRBY', KEYS[3], 'late_cancellations', -1)
+end
+redis.call('DEL', KEYS[1])
+return 1
+";
+
+/// How many finished shipments one round of pruning reads at a time.
+const PRUNE_BATCH: isize = 500;
 
 pub struct RedisDispatch {
     connection: ConnectionManager,
@@ -106,6 +133,7 @@ pub struct RedisDispatch {
     schedule: Script,
     cancel: Script,
     advance: Script,
+    prune: Script,
 }
 
 impl std::fmt::Debug for RedisDispatch {
@@ -124,6 +152,7 @@ impl RedisDispatch {
             schedule: Script::new(SCHEDULE),
             cancel: Script::new(CANCEL),
             advance: Script::new(ADVANCE),
+            prune: Script::new(PRUNE),
         }
     }
 
@@ -137,6 +166,10 @@ impl RedisDispatch {
 
     fn counts_key(&self) -> String {
         format!("{}dispatch:counts", self.key_prefix)
+    }
+
+    fn finished_key(&self) -> String {
+        format!("{}dispatch:finished", self.key_prefix)
     }
 
     /// The dispatch stream, under the name the bus gives it.
@@ -161,6 +194,7 @@ impl RedisDispatch {
             .key(self.due_key())
             .key(self.counts_key())
             .key(self.stream_key())
+            .key(self.finished_key())
             .arg(order_id.to_string())
             .arg(epoch_ms(now))
             .arg(&tracking_number)
@@ -222,7 +256,7 @@ impl DispatchStore for RedisDispatch {
     /// Loads the scripts, which also shows Redis answers and runs Lua.
     async fn prepare(&self) -> StoreResult<()> {
         let mut connection = self.connection.clone();
-        for script in [&self.schedule, &self.cancel, &self.advance] {
+        for script in [&self.schedule, &self.cancel, &self.advance, &self.prune] {
             script.load_async(&mut connection).await?;
         }
         Ok(())
@@ -262,6 +296,7 @@ impl DispatchStore for RedisDispatch {
             .key(self.shipment_key(order_id))
             .key(self.due_key())
             .key(self.counts_key())
+            .key(self.finished_key())
             .arg(order_id.to_string())
             .arg(epoch_ms(now))
             .invoke_async(&mut connection)
@@ -341,5 +376,40 @@ impl DispatchStore for RedisDispatch {
         summary.total =
             summary.scheduled + summary.dispatched + summary.delivered + summary.cancelled;
         Ok(summary)
+    }
+
+    async fn prune_finished(&self, finished_before: OffsetDateTime) -> StoreResult<u64> {
+        let mut connection = self.connection.clone();
+        let mut deleted = 0;
+        loop {
+            let finished: Vec<String> = connection
+                .zrangebyscore_limit(
+                    self.finished_key(),
+                    "-inf",
+                    format!("({}", epoch_ms(finished_before)),
+                    0,
+                    PRUNE_BATCH,
+                )
+                .await?;
+            for member in &finished {
+                let order_id = Uuid::try_parse(member).map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "the finished set holds {member:?}, not an order id"
+                    ))
+                })?;
+                let pruned: u64 = self
+                    .prune
+                    .key(self.shipment_key(order_id))
+                    .key(self.finished_key())
+                    .key(self.counts_key())
+                    .arg(member)
+                    .invoke_async(&mut connection)
+                    .await?;
+                deleted += pruned;
+            }
+            if finished.len() < PRUNE_BATCH.unsigned_abs() {
+                return Ok(deleted);
+            }
+        }
     }
 }

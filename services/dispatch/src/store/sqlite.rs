@@ -262,4 +262,15 @@ impl DispatchStore for SqliteDispatch {
         }
         Ok(summary)
     }
+
+    async fn prune_finished(&self, finished_before: OffsetDateTime) -> StoreResult<u64> {
+        let deleted = sqlx::query(
+            "DELETE FROM shipments WHERE status IN ('delivered', 'cancelled')
+                 AND coalesce(delivered_at, cancelled_at) < $1",
+        )
+        .bind(epoch_ms(finished_before))
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
 }

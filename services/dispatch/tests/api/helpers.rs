@@ -47,6 +47,8 @@ pub(crate) struct Options {
     pub(crate) fault_error_rate: Rate,
     /// Run the replica in a runtime of its own, so the test can crash it.
     pub(crate) crashable: bool,
+    /// How long finished shipments and acknowledged messages are kept.
+    pub(crate) retention: Duration,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             dispatch_delay: DISPATCH_DELAY,
             fault_error_rate: Rate::ZERO,
             crashable: false,
+            retention: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -143,7 +146,7 @@ pub(crate) async fn spawn_with(backend: TestBackend, options: Options) -> TestAp
         delivery_delay: DELIVERY_DELAY,
         redeliver_after: REDELIVER_AFTER,
         fault_error_rate: options.fault_error_rate,
-        retention: Duration::from_secs(7 * 24 * 60 * 60),
+        retention: options.retention,
     };
     // The bus on the store dispatch uses: the same Redis and key prefix, or
     // the same data directory.
@@ -323,6 +326,7 @@ pub(crate) fn order_cancelled(order_id: Uuid) -> Event {
             order_id,
             user_id: Uuid::new_v4(),
             checkout_id: Uuid::new_v4(),
+            charge_id: Some(Uuid::new_v4()),
             total_cents: 4_999,
         },
     )

@@ -11,4 +11,5 @@ mod helpers;
 mod openapi;
 mod readiness;
 mod replicas;
+mod retention;
 mod shipping;

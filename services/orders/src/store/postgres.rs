@@ -226,7 +226,7 @@ impl OrdersStore for PostgresOrders {
     ) -> StoreResult<MoveOutcome> {
         let mut tx = self.pool.begin().await?;
         let Some(row) = sqlx::query(
-            "SELECT checkout_id, status, total_cents FROM orders
+            "SELECT checkout_id, charge_id, status, total_cents FROM orders
              WHERE id = $1 AND user_id = $2 FOR UPDATE",
         )
         .bind(id)
@@ -252,6 +252,7 @@ impl OrdersStore for PostgresOrders {
             order_id: id,
             user_id,
             checkout_id: row.try_get("checkout_id")?,
+            charge_id: row.try_get("charge_id")?,
             total_cents: row.try_get("total_cents")?,
         };
         if let Some(event) = events::on_transition(facts, to, at) {

@@ -236,7 +236,7 @@ impl OrdersStore for SqliteOrders {
     ) -> StoreResult<MoveOutcome> {
         let mut tx = self.write().await?;
         let Some(row) = sqlx::query(
-            "SELECT checkout_id, status, total_cents FROM orders WHERE id = $1 AND user_id = $2",
+            "SELECT checkout_id, charge_id, status, total_cents FROM orders WHERE id = $1 AND user_id = $2",
         )
         .bind(id)
         .bind(user_id)
@@ -262,6 +262,7 @@ impl OrdersStore for SqliteOrders {
             order_id: id,
             user_id,
             checkout_id: row.try_get("checkout_id")?,
+            charge_id: row.try_get("charge_id")?,
             total_cents: row.try_get("total_cents")?,
         };
         if let Some(event) = events::on_transition(facts, to, at) {

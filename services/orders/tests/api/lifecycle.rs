@@ -43,6 +43,7 @@ async fn cancelling_a_paid_order_announces_it(app: TestApp) {
             order_id: id,
             user_id: user.id,
             checkout_id: uuid_of(&placed["checkout_id"]),
+            charge_id: Some(uuid_of(&placed["payment"]["charge_id"])),
             total_cents: TOTAL,
         }
     );
@@ -116,6 +117,7 @@ async fn returning_a_delivered_order_announces_it(app: TestApp) {
             order_id: id,
             user_id: user.id,
             checkout_id: uuid_of(&placed["checkout_id"]),
+            charge_id: Some(uuid_of(&placed["payment"]["charge_id"])),
             total_cents: TOTAL,
         }
     );

@@ -207,4 +207,14 @@ impl CheckoutStore for SqliteCheckouts {
             oldest_unfinished_seconds: age_seconds(row.try_get("oldest")?),
         })
     }
+
+    async fn prune_finished(&self, finished_before: OffsetDateTime) -> StoreResult<u64> {
+        let deleted = sqlx::query(
+            "DELETE FROM checkouts WHERE status IN ('completed', 'failed') AND updated_at < $1",
+        )
+        .bind(finished_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
 }
