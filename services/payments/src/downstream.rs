@@ -1,10 +1,13 @@
-//! The services the saga calls, each through a client with timeouts,
-//! retries of idempotent calls and a circuit breaker, and every call safe to
-//! repeat: reservations, charges, refunds and orders are keyed by the
-//! checkout, so a saga resumed after a crash never does anything twice.
+//! The services the saga calls: [`Downstream`] says what the saga needs
+//! of them, and [`HttpDownstream`] calls them, each through a client with
+//! timeouts, retries of idempotent calls and a circuit breaker. Every call
+//! is safe to repeat: reservations, charges, refunds and orders are keyed
+//! by the checkout, so a saga resumed after a crash never does anything
+//! twice.
 //!
 //! Answers are read tolerantly: only the fields the saga needs.
 
+use async_trait::async_trait;
 use axum::http::Method;
 use eshop_platform::{
     client::{CallError, ClientPolicy, ServiceClient},
@@ -20,9 +23,59 @@ use crate::{
     settings::Downstream as Urls,
 };
 
-/// Clients for every service the saga talks to.
+/// What the saga asks of the other services. Each call may fail with the
+/// service's answer or with the service out of reach; the saga decides
+/// which failures are final.
+#[async_trait]
+pub trait Downstream: Send + Sync {
+    /// The user, as users knows them.
+    async fn user(&self, user: Uuid) -> Result<UserSummary, CallError>;
+
+    /// The lines of the user's cart, with their prices now.
+    async fn cart(&self, user: Uuid) -> Result<Vec<Line>, CallError>;
+
+    async fn clear_cart(&self, user: Uuid) -> Result<(), CallError>;
+
+    /// Holds the lines' stock under the checkout's id (a repeat is a no-op).
+    async fn reserve(&self, checkout: Uuid, lines: &[Line]) -> Result<(), CallError>;
+
+    async fn commit_reservation(&self, checkout: Uuid) -> Result<(), CallError>;
+
+    /// Puts the stock back; releasing twice, or what was never reserved, is fine.
+    async fn release_reservation(&self, checkout: Uuid) -> Result<(), CallError>;
+
+    /// The shipping weight of `lines`.
+    async fn weight_grams(&self, lines: &[Line]) -> Result<i64, CallError>;
+
+    /// Quotes shipping to the address and confirms the quote for the checkout.
+    async fn ship(
+        &self,
+        checkout: Uuid,
+        address: &Address,
+        weight_grams: i64,
+    ) -> Result<Shipping, CallError>;
+
+    /// Charges the customer once per checkout, whatever the retries;
+    /// answers the charge's id.
+    async fn charge(
+        &self,
+        checkout: Uuid,
+        user: Uuid,
+        amount_cents: i64,
+        payment: &Payment,
+    ) -> Result<Uuid, CallError>;
+
+    /// Refunds `amount_cents` of a charge, once per `reason`.
+    async fn refund(&self, charge: Uuid, amount_cents: i64, reason: &str) -> Result<(), CallError>;
+
+    /// Creates the order of a charged checkout; one checkout makes at most
+    /// one order, so a repeat answers the first.
+    async fn create_order(&self, checkout: &Checkout, charge: Uuid) -> Result<Uuid, CallError>;
+}
+
+/// The services over HTTP: a client for each.
 #[derive(Debug, Clone)]
-pub struct Downstream {
+pub(crate) struct HttpDownstream {
     users: ServiceClient,
     cart: ServiceClient,
     catalog: ServiceClient,
@@ -85,8 +138,8 @@ struct ReservationLine<'a> {
     quantity: i64,
 }
 
-impl Downstream {
-    pub fn new(urls: &Urls, internal_token: &SecretString) -> Self {
+impl HttpDownstream {
+    pub(crate) fn new(urls: &Urls, internal_token: &SecretString) -> Self {
         let client = |service, url: &ServiceUrl| {
             ServiceClient::new(
                 service,
@@ -104,15 +157,18 @@ impl Downstream {
             orders: client("orders", &urls.orders),
         }
     }
+}
 
-    pub async fn user(&self, user: Uuid) -> Result<UserSummary, CallError> {
+#[async_trait]
+impl Downstream for HttpDownstream {
+    async fn user(&self, user: Uuid) -> Result<UserSummary, CallError> {
         self.users
             .get(&format!("/internal/users/{user}"))
             .send()
             .await
     }
 
-    pub async fn cart(&self, user: Uuid) -> Result<Vec<Line>, CallError> {
+    async fn cart(&self, user: Uuid) -> Result<Vec<Line>, CallError> {
         let cart: CartView = self
             .cart
             .get(&format!("/internal/carts/{user}"))
@@ -130,15 +186,14 @@ impl Downstream {
             .collect())
     }
 
-    pub async fn clear_cart(&self, user: Uuid) -> Result<(), CallError> {
+    async fn clear_cart(&self, user: Uuid) -> Result<(), CallError> {
         self.cart
             .request(Method::DELETE, &format!("/internal/carts/{user}"))
             .send_without_answer()
             .await
     }
 
-    /// Holds the lines' stock under the checkout's id (a repeat is a no-op).
-    pub async fn reserve(&self, checkout: Uuid, lines: &[Line]) -> Result<(), CallError> {
+    async fn reserve(&self, checkout: Uuid, lines: &[Line]) -> Result<(), CallError> {
         let lines: Vec<_> = lines
             .iter()
             .map(|line| ReservationLine {
@@ -153,7 +208,7 @@ impl Downstream {
             .await
     }
 
-    pub async fn commit_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
+    async fn commit_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
         self.catalog
             .request(
                 Method::POST,
@@ -163,8 +218,7 @@ impl Downstream {
             .await
     }
 
-    /// Puts the stock back; releasing twice, or what was never reserved, is fine.
-    pub async fn release_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
+    async fn release_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
         match self
             .catalog
             .request(
@@ -179,8 +233,7 @@ impl Downstream {
         }
     }
 
-    /// The shipping weight of `lines`, from catalog.
-    pub async fn weight_grams(&self, lines: &[Line]) -> Result<i64, CallError> {
+    async fn weight_grams(&self, lines: &[Line]) -> Result<i64, CallError> {
         let mut total = 0;
         for line in lines {
             let product: ProductWeight = self
@@ -193,8 +246,7 @@ impl Downstream {
         Ok(total)
     }
 
-    /// Quotes shipping to the address and confirms the quote for the checkout.
-    pub async fn ship(
+    async fn ship(
         &self,
         checkout: Uuid,
         address: &Address,
@@ -223,8 +275,7 @@ impl Downstream {
         })
     }
 
-    /// Charges the customer once per checkout, whatever the retries.
-    pub async fn charge(
+    async fn charge(
         &self,
         checkout: Uuid,
         user: Uuid,
@@ -246,13 +297,7 @@ impl Downstream {
         Ok(charge.charge_id)
     }
 
-    /// Refunds `amount_cents` of a charge, once per `reason`.
-    pub async fn refund(
-        &self,
-        charge: Uuid,
-        amount_cents: i64,
-        reason: &str,
-    ) -> Result<(), CallError> {
+    async fn refund(&self, charge: Uuid, amount_cents: i64, reason: &str) -> Result<(), CallError> {
         self.wallet
             .request(Method::POST, "/internal/refunds")
             .json(&json!({
@@ -264,9 +309,7 @@ impl Downstream {
             .await
     }
 
-    /// Creates the order of a charged checkout; one checkout makes at most
-    /// one order, so a repeat returns the first.
-    pub async fn create_order(&self, checkout: &Checkout, charge: Uuid) -> Result<Uuid, CallError> {
+    async fn create_order(&self, checkout: &Checkout, charge: Uuid) -> Result<Uuid, CallError> {
         let (address, progress) = (&checkout.request.address, &checkout.progress);
         let shipping = progress
             .shipping

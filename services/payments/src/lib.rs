@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    downstream::Downstream,
+    downstream::HttpDownstream,
     routes::AppState,
     saga::{Saga, SagaMetrics},
     store::{CheckoutStore, postgres::PostgresCheckouts, sqlite::SqliteCheckouts},
@@ -68,7 +68,10 @@ pub async fn build(settings: PaymentsSettings) -> Result<Application, BuildError
     saga_metrics.register(&mut registry);
     let saga = Arc::new(Saga {
         store: store.clone(),
-        downstream: Downstream::new(&settings.downstream, &settings.server.internal_token),
+        downstream: Arc::new(HttpDownstream::new(
+            &settings.downstream,
+            &settings.server.internal_token,
+        )),
         owner: format!("payments-{}", Uuid::new_v4()),
         lease: settings.lease,
         deadline: settings.deadline,

@@ -145,7 +145,7 @@ pub type PauseAt = Option<Step>;
 /// Drives checkouts.
 pub struct Saga {
     pub store: Arc<dyn CheckoutStore>,
-    pub downstream: Downstream,
+    pub downstream: Arc<dyn Downstream>,
     /// Who this process is; each drive adds an id of its own for its lease.
     pub owner: String,
     pub lease: Duration,
@@ -393,3 +393,6 @@ impl Saga {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
