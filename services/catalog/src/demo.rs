@@ -537,9 +537,7 @@ mod tests {
                 stock,
                 weight_grams,
             };
-            input
-                .validate(sku)
-                .unwrap_or_else(|error| panic!("{sku}: {error}"));
+            NewProduct::validate(&input, sku).unwrap_or_else(|error| panic!("{sku}: {error}"));
             assert!(
                 CATEGORIES.iter().any(|(slug, ..)| *slug == category),
                 "{sku}"

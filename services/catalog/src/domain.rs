@@ -1,12 +1,13 @@
-//! The catalog's values, validated once at the edge: a request that gets past
-//! these types holds nothing the stores need to check again.
+//! The catalog's values, validated once at the edge: the requests of the
+//! API crate (`eshop-catalog-api`, whose types are re-exported here) become
+//! these validated values, which hold nothing the stores need to check
+//! again.
 
-pub use eshop_platform::sku::Sku;
+pub use eshop_catalog_api::{
+    Category, CategoryInput, Line, LineInput, ListParams, Page, Product, ProductInput, Reservation,
+    ReservationInput, ReservationStatus, Sku, Slug, Sort,
+};
 use eshop_platform::{error::ApiError, fields};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 /// Most products one page lists.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -22,68 +23,6 @@ pub const MAX_STOCK: i64 = 1_000_000;
 /// Heaviest product, in grams.
 pub const MAX_WEIGHT_GRAMS: i64 = 100_000;
 
-/// A category's slug: 1 to 32 lowercase letters, digits and dashes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(value_type = String, example = "robots")]
-pub struct Slug(String);
-
-impl Slug {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let valid = !text.is_empty()
-            && text.len() <= 32
-            && text
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "a category is 1 to 32 lowercase letters, digits and dashes",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A slug read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(slug: String) -> Self {
-        Self(slug)
-    }
-}
-
-/// A category of products.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Category {
-    pub slug: Slug,
-    pub name: String,
-    pub description: String,
-    /// Products in the category.
-    pub product_count: i64,
-}
-
-/// A product as the catalog shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Product {
-    pub sku: Sku,
-    pub name: String,
-    pub description: String,
-    /// Price in cents.
-    pub price_cents: i64,
-    pub category: Slug,
-    /// Where its image is, relative to the catalog.
-    pub image_url: String,
-    /// Units that can be ordered now (held reservations excluded).
-    pub stock: i64,
-    /// Shipping weight of one unit, in grams.
-    pub weight_grams: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-}
-
 /// A product to create or replace.
 #[derive(Debug, Clone)]
 pub struct NewProduct {
@@ -96,93 +35,37 @@ pub struct NewProduct {
     pub weight_grams: i64,
 }
 
-/// The body of `PUT /internal/products/{sku}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProductInput {
-    pub name: String,
-    pub description: String,
-    pub price_cents: i64,
-    pub category: String,
-    pub stock: i64,
-    /// Shipping weight of one unit, in grams.
-    pub weight_grams: i64,
-}
-
-impl ProductInput {
-    pub fn validate(self, sku: &str) -> Result<NewProduct, ApiError> {
-        if !(1..=MAX_PRICE_CENTS).contains(&self.price_cents) {
+impl NewProduct {
+    /// The product `input` describes, once it is valid.
+    pub fn validate(input: &ProductInput, sku: &str) -> Result<Self, ApiError> {
+        if !(1..=MAX_PRICE_CENTS).contains(&input.price_cents) {
             return Err(ApiError::invalid(
                 "price_cents",
                 format!("must be between 1 and {MAX_PRICE_CENTS}"),
             ));
         }
-        if !(0..=MAX_STOCK).contains(&self.stock) {
+        if !(0..=MAX_STOCK).contains(&input.stock) {
             return Err(ApiError::invalid(
                 "stock",
                 format!("must be between 0 and {MAX_STOCK}"),
             ));
         }
-        if !(1..=MAX_WEIGHT_GRAMS).contains(&self.weight_grams) {
+        if !(1..=MAX_WEIGHT_GRAMS).contains(&input.weight_grams) {
             return Err(ApiError::invalid(
                 "weight_grams",
                 format!("must be between 1 and {MAX_WEIGHT_GRAMS}"),
             ));
         }
-        Ok(NewProduct {
+        Ok(Self {
             sku: Sku::parse("sku", sku)?,
-            name: fields::line("name", &self.name, 120)?,
-            description: fields::paragraph("description", &self.description, 2000)?,
-            price_cents: self.price_cents,
-            category: Slug::parse("category", &self.category)?,
-            stock: self.stock,
-            weight_grams: self.weight_grams,
+            name: fields::line("name", &input.name, 120)?,
+            description: fields::paragraph("description", &input.description, 2000)?,
+            price_cents: input.price_cents,
+            category: Slug::parse("category", &input.category)?,
+            stock: input.stock,
+            weight_grams: input.weight_grams,
         })
     }
-}
-
-/// The body of `PUT /internal/categories/{slug}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CategoryInput {
-    pub name: String,
-    pub description: String,
-}
-
-/// How a product list is ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Sort {
-    /// By name, A to Z (the default without a search).
-    #[default]
-    Name,
-    /// Cheapest first.
-    Price,
-    /// Dearest first.
-    PriceDesc,
-    /// Most recently added first.
-    Newest,
-    /// Best match first (the default with a search).
-    Relevance,
-}
-
-/// The query string of `GET /v1/products`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Only products of this category.
-    pub category: Option<String>,
-    /// Full-text search in names and descriptions.
-    pub q: Option<String>,
-    /// Order of the list.
-    pub sort: Option<Sort>,
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<u32>,
-    /// Products per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub per_page: Option<u32>,
 }
 
 /// A validated product query.
@@ -199,11 +82,10 @@ impl ProductQuery {
     pub fn offset(&self) -> i64 {
         i64::from(self.page - 1) * i64::from(self.per_page)
     }
-}
 
-impl ListParams {
-    pub fn validate(self) -> Result<ProductQuery, ApiError> {
-        let search = match self.q.as_deref().map(str::trim) {
+    /// The query `params` ask for, once they are valid.
+    pub fn validate(params: &ListParams) -> Result<Self, ApiError> {
+        let search = match params.q.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(q) if q.chars().count() > MAX_QUERY_LENGTH => {
                 return Err(ApiError::invalid(
@@ -213,18 +95,18 @@ impl ListParams {
             }
             Some(q) => Some(q.to_owned()),
         };
-        let per_page = self.per_page.unwrap_or(DEFAULT_PAGE_SIZE);
+        let per_page = params.per_page.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&per_page) {
             return Err(ApiError::invalid(
                 "per_page",
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
         }
-        let page = self.page.unwrap_or(1);
+        let page = params.page.unwrap_or(1);
         if !(1..=10_000).contains(&page) {
             return Err(ApiError::invalid("page", "must be between 1 and 10000"));
         }
-        let sort = match (self.sort, &search) {
+        let sort = match (params.sort, &search) {
             (Some(Sort::Relevance), None) => {
                 return Err(ApiError::invalid("sort", "relevance needs a search (q)"));
             }
@@ -232,8 +114,8 @@ impl ListParams {
             (None, Some(_)) => Sort::Relevance,
             (None, None) => Sort::Name,
         };
-        Ok(ProductQuery {
-            category: self
+        Ok(Self {
+            category: params
                 .category
                 .as_deref()
                 .map(|slug| Slug::parse("category", slug))
@@ -246,115 +128,37 @@ impl ListParams {
     }
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub page: u32,
-    pub per_page: u32,
-    /// Items in all pages.
-    pub total: i64,
-}
-
-/// Units of one product in a reservation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Line {
-    pub sku: Sku,
-    pub quantity: i64,
-}
-
-/// A line as a client sends it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LineInput {
-    #[schema(example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
-    pub sku: String,
-    /// 1 to 1,000.
-    #[schema(minimum = 1, maximum = 1000)]
-    pub quantity: u32,
-}
-
-/// The body of `PUT /internal/reservations/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReservationInput {
-    pub lines: Vec<LineInput>,
-}
-
-impl ReservationInput {
-    /// The lines, sorted by SKU (the order stores lock rows in).
-    pub fn validate(self) -> Result<Vec<Line>, ApiError> {
-        if self.lines.is_empty() || self.lines.len() > MAX_RESERVATION_LINES {
+/// The lines `input` asks to reserve, once valid, sorted by SKU (the order
+/// stores lock rows in).
+pub fn reservation_lines(input: ReservationInput) -> Result<Vec<Line>, ApiError> {
+    if input.lines.is_empty() || input.lines.len() > MAX_RESERVATION_LINES {
+        return Err(ApiError::invalid(
+            "lines",
+            format!("must hold 1 to {MAX_RESERVATION_LINES} lines"),
+        ));
+    }
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (index, line) in input.lines.into_iter().enumerate() {
+        let sku = Sku::parse(&format!("lines[{index}].sku"), &line.sku)?;
+        if !(1..=MAX_LINE_QUANTITY).contains(&line.quantity) {
             return Err(ApiError::invalid(
-                "lines",
-                format!("must hold 1 to {MAX_RESERVATION_LINES} lines"),
+                format!("lines[{index}].quantity"),
+                format!("must be between 1 and {MAX_LINE_QUANTITY}"),
             ));
         }
-        let mut lines = Vec::with_capacity(self.lines.len());
-        for (index, line) in self.lines.into_iter().enumerate() {
-            let sku = Sku::parse(&format!("lines[{index}].sku"), &line.sku)?;
-            if !(1..=MAX_LINE_QUANTITY).contains(&line.quantity) {
-                return Err(ApiError::invalid(
-                    format!("lines[{index}].quantity"),
-                    format!("must be between 1 and {MAX_LINE_QUANTITY}"),
-                ));
-            }
-            if lines.iter().any(|existing: &Line| existing.sku == sku) {
-                return Err(ApiError::invalid(
-                    format!("lines[{index}].sku"),
-                    format!("{sku} appears twice"),
-                ));
-            }
-            lines.push(Line {
-                sku,
-                quantity: i64::from(line.quantity),
-            });
+        if lines.iter().any(|existing: &Line| existing.sku == sku) {
+            return Err(ApiError::invalid(
+                format!("lines[{index}].sku"),
+                format!("{sku} appears twice"),
+            ));
         }
-        lines.sort_by(|a, b| a.sku.cmp(&b.sku));
-        Ok(lines)
+        lines.push(Line {
+            sku,
+            quantity: i64::from(line.quantity),
+        });
     }
-}
-
-/// Where a reservation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReservationStatus {
-    /// Stock is set aside until it is committed, released or expires.
-    Held,
-    /// The order was placed: the stock is gone for good.
-    Committed,
-    /// The stock went back on the shelf.
-    Released,
-}
-
-impl ReservationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Held => "held",
-            Self::Committed => "committed",
-            Self::Released => "released",
-        }
-    }
-
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "held" => Self::Held,
-            "committed" => Self::Committed,
-            _ => Self::Released,
-        }
-    }
-}
-
-/// Stock set aside for a checkout.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Reservation {
-    pub id: Uuid,
-    pub status: ReservationStatus,
-    pub lines: Vec<Line>,
-    /// When a held reservation is released unless committed.
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: OffsetDateTime,
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(lines)
 }
 
 /// What a reservation request came to.
@@ -391,7 +195,7 @@ mod tests {
 
     #[test]
     fn list_params_default_and_bound() {
-        let query = ListParams::default().validate().unwrap();
+        let query = ProductQuery::validate(&ListParams::default()).unwrap();
         assert_eq!(
             (query.page, query.per_page, query.sort),
             (1, 20, Sort::Name)
@@ -400,7 +204,7 @@ mod tests {
             q: Some(" robot ".to_owned()),
             ..ListParams::default()
         };
-        let query = searched.validate().unwrap();
+        let query = ProductQuery::validate(&searched).unwrap();
         assert_eq!(
             (query.search.as_deref(), query.sort),
             (Some("robot"), Sort::Relevance)
@@ -409,13 +213,18 @@ mod tests {
             per_page: Some(101),
             ..ListParams::default()
         };
-        assert_eq!(too_big.validate().unwrap_err().field(), Some("per_page"));
+        assert_eq!(
+            ProductQuery::validate(&too_big).unwrap_err().field(),
+            Some("per_page")
+        );
         let relevance_alone = ListParams {
             sort: Some(Sort::Relevance),
             ..ListParams::default()
         };
         assert_eq!(
-            relevance_alone.validate().unwrap_err().field(),
+            ProductQuery::validate(&relevance_alone)
+                .unwrap_err()
+                .field(),
             Some("sort")
         );
     }
@@ -431,19 +240,21 @@ mod tests {
                 })
                 .collect(),
         };
-        let lines = input(&[("B-1", 2), ("A-1", 1)]).validate().unwrap();
+        let lines = reservation_lines(input(&[("B-1", 2), ("A-1", 1)])).unwrap();
         assert_eq!(lines[0].sku.as_str(), "A-1");
         assert_eq!(
-            input(&[("A-1", 1), ("A-1", 1)])
-                .validate()
+            reservation_lines(input(&[("A-1", 1), ("A-1", 1)]))
                 .unwrap_err()
                 .field(),
             Some("lines[1].sku")
         );
         assert_eq!(
-            input(&[("A-1", 0)]).validate().unwrap_err().field(),
+            reservation_lines(input(&[("A-1", 0)])).unwrap_err().field(),
             Some("lines[0].quantity")
         );
-        assert_eq!(input(&[]).validate().unwrap_err().field(), Some("lines"));
+        assert_eq!(
+            reservation_lines(input(&[])).unwrap_err().field(),
+            Some("lines")
+        );
     }
 }

@@ -31,8 +31,9 @@ use uuid::Uuid;
 use crate::{
     demo,
     domain::{
-        Category, CategoryInput, ListParams, Page, Product, ProductInput, Reservation,
-        ReservationInput, ReserveOutcome, Sku, Slug, Sort, TransitionOutcome,
+        Category, CategoryInput, ListParams, NewProduct, Page, Product, ProductInput, ProductQuery,
+        Reservation, ReservationInput, ReserveOutcome, Sku, Slug, Sort, TransitionOutcome,
+        reservation_lines,
     },
     images,
     store::CatalogStore,
@@ -129,7 +130,7 @@ async fn list_products(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Page<Product>>, ApiError> {
-    let query = params.validate()?;
+    let query = ProductQuery::validate(&params)?;
     Ok(Json(state.store.products(&query).await?))
 }
 
@@ -218,7 +219,7 @@ async fn put_product(
     Path(sku): Path<String>,
     Json(input): Json<ProductInput>,
 ) -> Result<Json<Product>, ApiError> {
-    let product = input.validate(&sku)?;
+    let product = NewProduct::validate(&input, &sku)?;
     let stored = state.store.upsert_product(&product).await?;
     stored.map(Json).ok_or_else(|| {
         ApiError::invalid(
@@ -264,7 +265,7 @@ async fn reserve(
     Path(id): Path<Uuid>,
     Json(input): Json<ReservationInput>,
 ) -> Result<(StatusCode, Json<Reservation>), ApiError> {
-    let lines = input.validate()?;
+    let lines = reservation_lines(input)?;
     let expires_at = whole_microseconds(OffsetDateTime::now_utc() + state.reservation_ttl);
     let outcome = state.store.reserve(id, &lines, expires_at).await?;
     match outcome {

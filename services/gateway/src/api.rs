@@ -20,6 +20,7 @@ use eshop_platform::{
     openapi::BearerScheme,
     sku::Sku,
 };
+use eshop_wallet_api::{TopUpInput, TopUpReceipt, Wallet};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -32,7 +33,7 @@ use crate::{
         AddItem, Address, AddressInput, Cart, Category, Checkout, CheckoutRequest, CitiesParams,
         City, Login, Order, OrderSummary, OrdersParams, Page, ProductDetail, ProductList,
         ProductsParams, Quote, QuoteRequest, Rating, RatingInput, Registration, Session,
-        SetQuantity, TopUp, TopUpReceipt, UserProfile, Wallet,
+        SetQuantity, UserProfile,
     },
     session::{SESSION_COOKIE, SignedInUser, Visitor},
 };
@@ -447,6 +448,7 @@ async fn wallet(State(state): State<AppState>, visitor: Visitor) -> Result<Json<
     Ok(Json(
         state
             .downstream
+            .wallet
             .wallet(&user.token)
             .await
             .map_err(passthrough)?,
@@ -455,7 +457,7 @@ async fn wallet(State(state): State<AppState>, visitor: Visitor) -> Result<Json<
 
 /// Pays money into the wallet by card. Send the same `Idempotency-Key` on
 /// a retry: it pays once.
-#[utoipa::path(post, path = "/api/wallet/top-ups", tag = "wallet", request_body = TopUp,
+#[utoipa::path(post, path = "/api/wallet/top-ups", tag = "wallet", request_body = TopUpInput,
     params(("Idempotency-Key" = String, Header)),
     security(("bearer" = [])),
     responses(
@@ -468,13 +470,14 @@ async fn top_up(
     State(state): State<AppState>,
     visitor: Visitor,
     key: Result<IdempotencyKey, ApiError>,
-    Json(input): Json<TopUp>,
+    Json(input): Json<TopUpInput>,
 ) -> Result<Json<TopUpReceipt>, ApiError> {
     let user = signed_in(&visitor)?;
     let key = key?;
     Ok(Json(
         state
             .downstream
+            .wallet
             .top_up(&user.token, key.as_str(), &input)
             .await
             .map_err(passthrough)?,

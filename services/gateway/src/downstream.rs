@@ -16,6 +16,7 @@ use eshop_platform::{
     client::{CallError, ClientPolicy, ServiceClient},
     health::Readiness,
 };
+use eshop_wallet_api::WalletClient;
 use prometheus_client::metrics::gauge::Gauge;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -26,7 +27,7 @@ use crate::{
     model::{
         AddItem, Address, AddressInput, Cart, Category, Checkout, CheckoutRequest, City, Login,
         Order, OrderSummary, Page, Product, Quote, Rating, RatingInput, RatingSummary,
-        Registration, Review, Session, TopUp, TopUpReceipt, UserProfile, Wallet,
+        Registration, Review, Session, UserProfile,
     },
     settings,
 };
@@ -64,7 +65,7 @@ pub(crate) struct Downstream {
     pub(crate) catalog: ServiceClient,
     pub(crate) cart: ServiceClient,
     pub(crate) ratings: ServiceClient,
-    pub(crate) wallet: ServiceClient,
+    pub(crate) wallet: WalletClient,
     pub(crate) shipping: ServiceClient,
     pub(crate) orders: ServiceClient,
     pub(crate) payments: ServiceClient,
@@ -107,7 +108,7 @@ impl Downstream {
                     ..policy()
                 },
             ),
-            wallet: client("wallet", &urls.wallet, policy()),
+            wallet: WalletClient::new(client("wallet", &urls.wallet, policy())),
             shipping: client("shipping", &urls.shipping, policy()),
             orders: client("orders", &urls.orders, policy()),
             payments: client("payments", &urls.payments, policy()),
@@ -132,7 +133,7 @@ impl Downstream {
             ("orders", &self.orders),
             ("payments", &self.payments),
             ("ratings", &self.ratings),
-            ("wallet", &self.wallet),
+            ("wallet", self.wallet.service()),
             ("shipping", &self.shipping),
         ]
         .into_iter()
@@ -352,26 +353,6 @@ impl Downstream {
             .request(Method::DELETE, &path)
             .for_user(token)
             .send_without_answer()
-            .await
-    }
-
-    pub(crate) async fn wallet(&self, token: &str) -> Result<Wallet, CallError> {
-        self.wallet.get("/v1/wallet").for_user(token).send().await
-    }
-
-    /// Pays into the wallet by card; `key` makes a repeat harmless.
-    pub(crate) async fn top_up(
-        &self,
-        token: &str,
-        key: &str,
-        top_up: &TopUp,
-    ) -> Result<TopUpReceipt, CallError> {
-        self.wallet
-            .request(Method::POST, "/v1/wallet/top-ups")
-            .for_user(token)
-            .header("idempotency-key", key)
-            .json(top_up)
-            .send()
             .await
     }
 

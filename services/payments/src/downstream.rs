@@ -9,12 +9,14 @@
 
 use async_trait::async_trait;
 use axum::http::Method;
+use eshop_catalog_api::{CatalogClient, LineInput, ReservationInput};
 use eshop_platform::{
     client::{CallError, ClientPolicy, ServiceClient},
     settings::ServiceUrl,
 };
+use eshop_wallet_api::{ChargeInput, PaymentInput, PaymentMethod, RefundInput, WalletClient};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -78,9 +80,9 @@ pub trait Downstream: Send + Sync {
 pub(crate) struct HttpDownstream {
     users: ServiceClient,
     cart: ServiceClient,
-    catalog: ServiceClient,
+    catalog: CatalogClient,
     shipping: ServiceClient,
-    wallet: ServiceClient,
+    wallet: WalletClient,
     orders: ServiceClient,
 }
 
@@ -103,11 +105,6 @@ struct CartLine {
 }
 
 #[derive(Debug, Deserialize)]
-struct ProductWeight {
-    weight_grams: i64,
-}
-
-#[derive(Debug, Deserialize)]
 struct Quote {
     id: Uuid,
     cost_cents: i64,
@@ -122,20 +119,8 @@ struct QuoteCity {
 }
 
 #[derive(Debug, Deserialize)]
-struct Charge {
-    #[serde(alias = "id")]
-    charge_id: Uuid,
-}
-
-#[derive(Debug, Deserialize)]
 struct Order {
     id: Uuid,
-}
-
-#[derive(Debug, Serialize)]
-struct ReservationLine<'a> {
-    sku: &'a str,
-    quantity: i64,
 }
 
 impl HttpDownstream {
@@ -151,9 +136,9 @@ impl HttpDownstream {
         Self {
             users: client("users", &urls.users),
             cart: client("cart", &urls.cart),
-            catalog: client("catalog", &urls.catalog),
+            catalog: CatalogClient::new(client("catalog", &urls.catalog)),
             shipping: client("shipping", &urls.shipping),
-            wallet: client("wallet", &urls.wallet),
+            wallet: WalletClient::new(client("wallet", &urls.wallet)),
             orders: client("orders", &urls.orders),
         }
     }
@@ -194,53 +179,31 @@ impl Downstream for HttpDownstream {
     }
 
     async fn reserve(&self, checkout: Uuid, lines: &[Line]) -> Result<(), CallError> {
-        let lines: Vec<_> = lines
+        let lines = lines
             .iter()
-            .map(|line| ReservationLine {
-                sku: &line.sku,
-                quantity: line.quantity,
+            .map(|line| LineInput {
+                sku: line.sku.clone(),
+                quantity: u32::try_from(line.quantity).unwrap_or(u32::MAX),
             })
             .collect();
         self.catalog
-            .request(Method::PUT, &format!("/internal/reservations/{checkout}"))
-            .json(&json!({ "lines": lines }))
-            .send_without_answer()
+            .reserve(checkout, &ReservationInput { lines })
             .await
+            .map(drop)
     }
 
     async fn commit_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
-        self.catalog
-            .request(
-                Method::POST,
-                &format!("/internal/reservations/{checkout}/commit"),
-            )
-            .send_without_answer()
-            .await
+        self.catalog.commit(checkout).await.map(drop)
     }
 
     async fn release_reservation(&self, checkout: Uuid) -> Result<(), CallError> {
-        match self
-            .catalog
-            .request(
-                Method::POST,
-                &format!("/internal/reservations/{checkout}/release"),
-            )
-            .send_without_answer()
-            .await
-        {
-            Err(error) if error.status() == Some(axum::http::StatusCode::NOT_FOUND) => Ok(()),
-            other => other,
-        }
+        self.catalog.release(checkout).await.map(drop)
     }
 
     async fn weight_grams(&self, lines: &[Line]) -> Result<i64, CallError> {
         let mut total = 0;
         for line in lines {
-            let product: ProductWeight = self
-                .catalog
-                .get(&format!("/v1/products/{}", line.sku))
-                .send()
-                .await?;
+            let product = self.catalog.product(&line.sku).await?;
             total += product.weight_grams * line.quantity;
         }
         Ok(total)
@@ -282,31 +245,38 @@ impl Downstream for HttpDownstream {
         amount_cents: i64,
         payment: &Payment,
     ) -> Result<Uuid, CallError> {
-        let charge: Charge = self
+        let payment = match payment {
+            Payment::Wallet => PaymentInput {
+                method: PaymentMethod::Wallet,
+                card_number: None,
+            },
+            Payment::Card { card_number } => PaymentInput {
+                method: PaymentMethod::Card,
+                card_number: Some(card_number.clone()),
+            },
+        };
+        let charge = self
             .wallet
-            .request(Method::POST, "/internal/charges")
-            .json(&json!({
-                "idempotency_key": format!("checkout-{checkout}"),
-                "user_id": user,
-                "amount_cents": amount_cents,
-                "reference": checkout.to_string(),
-                "payment": payment,
-            }))
-            .send()
+            .charge(&ChargeInput {
+                idempotency_key: format!("checkout-{checkout}"),
+                user_id: user,
+                amount_cents,
+                reference: checkout.to_string(),
+                payment,
+            })
             .await?;
         Ok(charge.charge_id)
     }
 
     async fn refund(&self, charge: Uuid, amount_cents: i64, reason: &str) -> Result<(), CallError> {
         self.wallet
-            .request(Method::POST, "/internal/refunds")
-            .json(&json!({
-                "idempotency_key": format!("{reason}-{charge}"),
-                "charge_id": charge,
-                "amount_cents": amount_cents,
-            }))
-            .send_without_answer()
+            .refund(&RefundInput {
+                idempotency_key: format!("{reason}-{charge}"),
+                charge_id: charge,
+                amount_cents,
+            })
             .await
+            .map(drop)
     }
 
     async fn create_order(&self, checkout: &Checkout, charge: Uuid) -> Result<Uuid, CallError> {

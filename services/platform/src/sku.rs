@@ -1,7 +1,7 @@
 //! The stock-keeping unit, as the catalog defines them and every service
 //! that names products (cart, ratings, the gateway) checks them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -11,7 +11,10 @@ const MAX_LENGTH: usize = 32;
 
 /// A stock-keeping unit: 1 to 32 capital letters, digits and dashes,
 /// e.g. `ROBOT-ARM-2`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
+// Read from JSON (an answer from the catalog), it is checked like any
+// other input.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
 pub struct Sku(String);
 
@@ -43,6 +46,14 @@ impl Sku {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for Sku {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse("sku", &text).map_err(|error| error.to_string())
     }
 }
 

@@ -1,12 +1,16 @@
-//! The wallet's values, validated once at the edge: requests as clients send
-//! them, the validated operations the stores carry out, and what the API
-//! answers. Amounts are whole cents in `i64`, always positive in requests.
+//! The wallet's values, validated once at the edge: the validated
+//! operations the stores carry out, made from the requests of the API crate
+//! (`eshop-wallet-api`, whose types are re-exported here), and the errors
+//! the API answers. Amounts are whole cents in `i64`, always positive in
+//! requests.
 
 use axum::http::StatusCode;
 use eshop_platform::{error::ApiError, idempotency::IdempotencyKey};
-use serde::{Deserialize, Serialize};
+pub use eshop_wallet_api::{
+    Charge, ChargeInput, ChargeStatus, LedgerTotals, PaymentInput, PaymentMethod, Refund,
+    RefundInput, TopUpInput, TopUpReceipt, TransactionKind, Wallet, WalletTransaction,
+};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
@@ -61,19 +65,6 @@ fn reference(field: &str, text: &str) -> Result<String, ApiError> {
     Ok(text.to_owned())
 }
 
-/// The body of `POST /v1/wallet/top-ups`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TopUpInput {
-    /// 1 to 1,000,000 cents.
-    #[schema(minimum = 1, maximum = 1_000_000, example = 5000)]
-    pub amount_cents: i64,
-    /// The card that pays: 16 digits, spaces ignored. See the test cards in
-    /// the API description.
-    #[schema(example = "4242 4242 4242 4242")]
-    pub card_number: String,
-}
-
 /// A validated top-up.
 #[derive(Debug)]
 pub struct TopUpRequest {
@@ -82,17 +73,16 @@ pub struct TopUpRequest {
     pub card: CardNumber,
 }
 
-impl TopUpInput {
-    pub fn validate(self, user_id: Uuid) -> Result<TopUpRequest, ApiError> {
-        Ok(TopUpRequest {
+impl TopUpRequest {
+    /// The top-up `input` asks for, once it is valid.
+    pub fn validate(input: &TopUpInput, user_id: Uuid) -> Result<Self, ApiError> {
+        Ok(Self {
             user_id,
-            amount_cents: amount("amount_cents", self.amount_cents, MAX_TOP_UP_CENTS)?,
-            card: CardNumber::parse("card_number", &self.card_number)?,
+            amount_cents: amount("amount_cents", input.amount_cents, MAX_TOP_UP_CENTS)?,
+            card: CardNumber::parse("card_number", &input.card_number)?,
         })
     }
-}
 
-impl TopUpRequest {
     /// The claim of `key` in the user's own key space.
     pub fn claim(&self, key: &IdempotencyKey) -> Claim {
         Claim::new(
@@ -125,64 +115,6 @@ pub struct NewTopUp {
     pub at: OffsetDateTime,
 }
 
-/// How a charge is paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    /// From the user's wallet balance.
-    Wallet,
-    /// By card, through the simulated card network.
-    Card,
-}
-
-impl PaymentMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Wallet => "wallet",
-            Self::Card => "card",
-        }
-    }
-
-    /// A method read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(text: &str) -> Self {
-        if text == "card" {
-            Self::Card
-        } else {
-            Self::Wallet
-        }
-    }
-}
-
-/// How a charge is to be paid: `{"method": "wallet"}` or
-/// `{"method": "card", "card_number": "4242 4242 4242 4242"}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentInput {
-    pub method: PaymentMethod,
-    /// Required for `card`, refused for `wallet`.
-    #[schema(example = "4242 4242 4242 4242")]
-    pub card_number: Option<String>,
-}
-
-/// The body of `POST /internal/charges`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChargeInput {
-    /// Chosen by the caller: a retry with the same key and body gets the
-    /// first answer. 1 to 100 printable ASCII characters.
-    #[schema(example = "checkout-7f3a/charge")]
-    pub idempotency_key: String,
-    /// Whose wallet (or on whose behalf a card) is charged.
-    pub user_id: Uuid,
-    /// 1 to 10,000,000 cents.
-    #[schema(minimum = 1, maximum = 10_000_000, example = 2599)]
-    pub amount_cents: i64,
-    /// What the charge is for, e.g. a checkout id; up to 100 characters.
-    #[schema(example = "checkout-7f3a")]
-    pub reference: String,
-    pub payment: PaymentInput,
-}
-
 /// How a validated charge is paid.
 #[derive(Debug)]
 pub enum Payment {
@@ -200,12 +132,13 @@ pub struct ChargeRequest {
     pub payment: Payment,
 }
 
-impl ChargeInput {
-    pub fn validate(self) -> Result<ChargeRequest, ApiError> {
-        let key = IdempotencyKey::parse("idempotency_key", &self.idempotency_key)?;
-        let amount_cents = amount("amount_cents", self.amount_cents, MAX_CHARGE_CENTS)?;
-        let reference = reference("reference", &self.reference)?;
-        let payment = match (self.payment.method, self.payment.card_number) {
+impl ChargeRequest {
+    /// The charge `input` asks for, once it is valid.
+    pub fn validate(input: ChargeInput) -> Result<Self, ApiError> {
+        let key = IdempotencyKey::parse("idempotency_key", &input.idempotency_key)?;
+        let amount_cents = amount("amount_cents", input.amount_cents, MAX_CHARGE_CENTS)?;
+        let reference = reference("reference", &input.reference)?;
+        let payment = match (input.payment.method, input.payment.card_number) {
             (PaymentMethod::Wallet, None) => Payment::Wallet,
             (PaymentMethod::Wallet, Some(_)) => {
                 return Err(ApiError::invalid(
@@ -223,17 +156,15 @@ impl ChargeInput {
                 ));
             }
         };
-        Ok(ChargeRequest {
+        Ok(Self {
             key,
-            user_id: self.user_id,
+            user_id: input.user_id,
             amount_cents,
             reference,
             payment,
         })
     }
-}
 
-impl ChargeRequest {
     pub fn claim(&self) -> Claim {
         let card = match &self.payment {
             Payment::Wallet => None,
@@ -295,20 +226,6 @@ impl NewCharge {
     }
 }
 
-/// The body of `POST /internal/refunds`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefundInput {
-    /// Chosen by the caller, as for charges.
-    #[schema(example = "checkout-7f3a/refund")]
-    pub idempotency_key: String,
-    /// The charge to refund (part of).
-    pub charge_id: Uuid,
-    /// 1 to 10,000,000 cents, and at most what is left of the charge.
-    #[schema(minimum = 1, maximum = 10_000_000, example = 2599)]
-    pub amount_cents: i64,
-}
-
 /// A validated refund.
 #[derive(Debug)]
 pub struct RefundRequest {
@@ -317,17 +234,16 @@ pub struct RefundRequest {
     pub amount_cents: i64,
 }
 
-impl RefundInput {
-    pub fn validate(self) -> Result<RefundRequest, ApiError> {
-        Ok(RefundRequest {
-            key: IdempotencyKey::parse("idempotency_key", &self.idempotency_key)?,
-            charge_id: self.charge_id,
-            amount_cents: amount("amount_cents", self.amount_cents, MAX_CHARGE_CENTS)?,
+impl RefundRequest {
+    /// The refund `input` asks for, once it is valid.
+    pub fn validate(input: &RefundInput) -> Result<Self, ApiError> {
+        Ok(Self {
+            key: IdempotencyKey::parse("idempotency_key", &input.idempotency_key)?,
+            charge_id: input.charge_id,
+            amount_cents: amount("amount_cents", input.amount_cents, MAX_CHARGE_CENTS)?,
         })
     }
-}
 
-impl RefundRequest {
     pub fn claim(&self) -> Claim {
         Claim::new(
             Scope::Refund,
@@ -354,141 +270,6 @@ pub struct NewRefund {
     pub charge_id: Uuid,
     pub amount_cents: i64,
     pub at: OffsetDateTime,
-}
-
-/// What moved money in or out of a wallet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TransactionKind {
-    /// Money paid in by card.
-    TopUp,
-    /// A payment from the wallet.
-    Charge,
-    /// A payment given back.
-    Refund,
-}
-
-impl TransactionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TopUp => "top_up",
-            Self::Charge => "charge",
-            Self::Refund => "refund",
-        }
-    }
-
-    /// A kind read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(text: &str) -> Self {
-        match text {
-            "top_up" => Self::TopUp,
-            "charge" => Self::Charge,
-            _ => Self::Refund,
-        }
-    }
-}
-
-/// One entry of a wallet's ledger.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct WalletTransaction {
-    /// The id of the top-up, charge or refund.
-    pub id: Uuid,
-    pub kind: TransactionKind,
-    /// Always positive; `kind` says which way the money went.
-    pub amount_cents: i64,
-    /// The wallet's balance right after this transaction.
-    pub balance_after_cents: i64,
-    /// The card that paid a top-up (`card ending 4242`), or the reference
-    /// of the charge a charge or refund is about.
-    pub reference: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-}
-
-/// A user's wallet.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Wallet {
-    pub balance_cents: i64,
-    /// The latest 20 transactions, newest first.
-    pub transactions: Vec<WalletTransaction>,
-}
-
-/// The answer to a top-up.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TopUpReceipt {
-    pub transaction: WalletTransaction,
-    /// The balance after the top-up.
-    pub balance_cents: i64,
-}
-
-/// Where a charge stands. Only successful charges are recorded: a refused
-/// one is an error answer, kept under its idempotency key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChargeStatus {
-    Succeeded,
-}
-
-/// A charge, with how much of it was refunded.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Charge {
-    pub charge_id: Uuid,
-    pub status: ChargeStatus,
-    pub user_id: Uuid,
-    pub method: PaymentMethod,
-    /// The last four digits of the card, for card charges.
-    pub card_last4: Option<String>,
-    pub amount_cents: i64,
-    /// Refunded so far; never more than `amount_cents`.
-    pub refunded_cents: i64,
-    pub reference: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-}
-
-/// A refund of (part of) a charge.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Refund {
-    pub refund_id: Uuid,
-    pub charge_id: Uuid,
-    /// Wallet refunds are credited to the wallet; card refunds are recorded.
-    pub method: PaymentMethod,
-    pub amount_cents: i64,
-    /// Refunded of the charge so far, this refund included.
-    pub charge_refunded_cents: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-}
-
-/// Totals over every account, read in one snapshot, for checking that no
-/// money is lost or invented. Always:
-///
-/// - `balances_cents = top_ups_cents − charged_cents + refunded_cents`;
-/// - `0 ≤ refunded_cents ≤ charged_cents` and
-///   `0 ≤ card_refunded_cents ≤ card_charged_cents`;
-/// - `unbalanced_accounts = 0`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct LedgerTotals {
-    /// Sum of all wallet balances.
-    pub balances_cents: i64,
-    /// Paid into wallets by card.
-    pub top_ups_cents: i64,
-    /// Charged to wallets.
-    pub charged_cents: i64,
-    /// Refunded to wallets.
-    pub refunded_cents: i64,
-    /// Charged to cards; these never touch a wallet.
-    pub card_charged_cents: i64,
-    /// Refunded to cards.
-    pub card_refunded_cents: i64,
-    /// Wallets.
-    pub accounts: i64,
-    /// Ledger entries (top-ups, wallet charges and wallet refunds).
-    pub entries: i64,
-    /// Wallets whose balance differs from the sum of their ledger entries.
-    pub unbalanced_accounts: i64,
 }
 
 /// 402: the wallet holds less than the charge.
@@ -544,11 +325,14 @@ mod tests {
 
     #[test]
     fn charges_are_checked_and_name_the_field_at_fault() {
-        let charge = charge_input(PaymentMethod::Wallet, None)
-            .validate()
-            .unwrap();
+        let charge = ChargeRequest::validate(charge_input(PaymentMethod::Wallet, None)).unwrap();
         assert_eq!(charge.reference, "checkout-1");
-        let field = |input: ChargeInput| input.validate().unwrap_err().field().map(str::to_owned);
+        let field = |input: ChargeInput| {
+            ChargeRequest::validate(input)
+                .unwrap_err()
+                .field()
+                .map(str::to_owned)
+        };
         assert_eq!(
             field(charge_input(PaymentMethod::Card, None)).as_deref(),
             Some("payment.card_number")
@@ -578,7 +362,8 @@ mod tests {
         let spaced = charge_input(PaymentMethod::Card, Some("4242 4242 4242 4242"));
         let plain = charge_input(PaymentMethod::Card, Some("4242424242424242"));
         let other = charge_input(PaymentMethod::Card, Some("5555555555554444"));
-        let fingerprint = |input: ChargeInput| input.validate().unwrap().claim().fingerprint;
+        let fingerprint =
+            |input: ChargeInput| ChargeRequest::validate(input).unwrap().claim().fingerprint;
         assert_eq!(fingerprint(spaced), fingerprint(plain));
         assert_ne!(
             fingerprint(charge_input(PaymentMethod::Card, Some("4242424242424242"))),

@@ -30,8 +30,8 @@ use uuid::Uuid;
 use crate::{
     bank::{self, Verdict},
     domain::{
-        Charge, ChargeInput, LedgerTotals, Payment, Refund, RefundInput, TopUpInput, TopUpReceipt,
-        Wallet,
+        Charge, ChargeInput, ChargeRequest, LedgerTotals, Payment, Refund, RefundInput,
+        RefundRequest, TopUpInput, TopUpReceipt, TopUpRequest, Wallet,
     },
     idempotency::{Claim, Decision, Idempotent},
     store::{StoreResult, WalletStore},
@@ -166,7 +166,7 @@ async fn top_up(
     State(state): State<AppState>,
     Json(input): Json<TopUpInput>,
 ) -> Result<Response, ApiError> {
-    let request = input.validate(user.id())?;
+    let request = TopUpRequest::validate(&input, user.id())?;
     let claim = request.claim(&key);
     let store = state.store.as_ref();
     let result = paid_by_card(
@@ -205,7 +205,7 @@ async fn create_charge(
     State(state): State<AppState>,
     Json(input): Json<ChargeInput>,
 ) -> Result<Response, ApiError> {
-    let request = input.validate()?;
+    let request = ChargeRequest::validate(input)?;
     let claim = request.claim();
     let verdict = match &request.payment {
         Payment::Wallet => Verdict::Approved,
@@ -264,7 +264,7 @@ async fn create_refund(
     State(state): State<AppState>,
     Json(input): Json<RefundInput>,
 ) -> Result<Response, ApiError> {
-    let request = input.validate()?;
+    let request = RefundRequest::validate(&input)?;
     let claim = request.claim();
     let result = match state.store.refund(&claim, &request.approved()).await {
         Ok(Some(idempotent)) => Ok(idempotent),

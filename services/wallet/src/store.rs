@@ -32,6 +32,13 @@ use crate::{
 /// Errors of the stores are database errors; the API maps them to 503/500.
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
+/// A value read back from a column whose CHECK constraint holds it to what
+/// `parse` reads; anything else is a decoding error.
+pub(crate) fn stored<T>(parse: fn(&str) -> Option<T>, text: &str) -> StoreResult<T> {
+    parse(text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unexpected stored value {text:?}").into()))
+}
+
 #[async_trait]
 pub trait WalletStore: Send + Sync {
     /// Creates the schema and runs migrations.

@@ -5,6 +5,7 @@
 use askama::Template;
 use axum::{extract::State, response::Response};
 use eshop_platform::extract::{Path, Query};
+use eshop_wallet_api::{TopUpInput, TransactionKind, Wallet};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -12,7 +13,7 @@ use crate::{
     AppState,
     aggregate::passthrough,
     api::{clear_session_cookies, log_in, set_session_cookies},
-    model::{Address, AddressInput, Login, Registration, TopUp, UserProfile, Wallet},
+    model::{Address, AddressInput, Login, Registration, UserProfile, day, money},
     session::Visitor,
     web::{Customer, Form, Layout, PageError, Problems, page, safe_next, see_other},
 };
@@ -357,13 +358,54 @@ pub(crate) async fn delete_address(
 struct WalletPage {
     layout: Layout,
     /// `None` when wallet is unavailable.
-    wallet: Option<Wallet>,
+    wallet: Option<WalletView>,
     amount: String,
     card_number: String,
     key: String,
     topped_up: bool,
     problems: Problems,
     cards: [(&'static str, &'static str); 4],
+}
+
+/// A wallet as its page shows it.
+struct WalletView {
+    balance: String,
+    transactions: Vec<TransactionRow>,
+}
+
+/// One line of the wallet page's latest transactions.
+struct TransactionRow {
+    date: String,
+    what: &'static str,
+    /// With its sign: `−` for a payment, `+` for money in.
+    amount: String,
+    balance_after: String,
+}
+
+impl WalletView {
+    fn of(wallet: &Wallet) -> Self {
+        let transactions = wallet
+            .transactions
+            .iter()
+            .map(|transaction| {
+                let (what, sign) = match transaction.kind {
+                    TransactionKind::TopUp => ("Top-up", "+"),
+                    TransactionKind::Charge => ("Payment", "−"),
+                    TransactionKind::Refund => ("Refund", "+"),
+                };
+                TransactionRow {
+                    date: day(transaction.created_at),
+                    what,
+                    amount: format!("{sign}{}", money(transaction.amount_cents)),
+                    balance_after: money(transaction.balance_after_cents),
+                }
+            })
+            .collect();
+        Self {
+            balance: money(wallet.balance_cents),
+            transactions,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,11 +424,13 @@ async fn wallet_page(
 ) -> Response {
     let (layout, wallet) = tokio::join!(
         Layout::new(state, visitor, "Your wallet"),
-        state.downstream.wallet(token),
+        state.downstream.wallet.wallet(token),
     );
     let wallet = wallet
         .inspect_err(|error| tracing::warn!(%error, "the wallet page without a wallet"))
-        .ok();
+        .ok()
+        .as_ref()
+        .map(WalletView::of);
     let problems = match (
         &wallet,
         problems.overall(),
@@ -471,11 +515,16 @@ pub(crate) async fn top_up(
     } else {
         form.key.clone()
     };
-    let top_up = TopUp {
+    let top_up = TopUpInput {
         amount_cents,
         card_number: form.card_number.trim().to_owned(),
     };
-    match state.downstream.top_up(&user.token, &key, &top_up).await {
+    match state
+        .downstream
+        .wallet
+        .top_up(&user.token, &key, &top_up)
+        .await
+    {
         Ok(_) => see_other("/account/wallet?topped_up=1"),
         Err(error) => {
             let error = passthrough(error);

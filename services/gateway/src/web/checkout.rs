@@ -145,7 +145,7 @@ async fn checkout_page(
 ) -> Result<Response, PageError> {
     let wallet = async {
         match (&quote, &visitor.user) {
-            (Some(_), Some(user)) => state.downstream.wallet(&user.token).await.ok(),
+            (Some(_), Some(user)) => state.downstream.wallet.wallet(&user.token).await.ok(),
             _ => None,
         }
     };
@@ -165,7 +165,7 @@ async fn checkout_page(
         cart,
         address,
         quote,
-        wallet_balance: wallet.map(|wallet| wallet.balance()),
+        wallet_balance: wallet.map(|wallet| money(wallet.balance_cents)),
         key: Uuid::new_v4().to_string(),
         method: if method == "card" {
             method

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     APPEND_ENTRY, CHARGE_BY_ID, CLAIM_KEY, CREDIT_REFUND, CREDIT_TOP_UP, DEBIT, INSERT_CHARGE,
     INSERT_REFUND, KEPT_ANSWER, LEDGER_TOTALS, OPEN_ACCOUNT, RECORD_ANSWER, REFUND_CHARGE,
-    StoreResult, WALLET, WalletStore, kept_answer,
+    StoreResult, WALLET, WalletStore, kept_answer, stored,
 };
 use crate::{
     domain::{
@@ -42,7 +42,7 @@ fn charge(row: &PgRow) -> StoreResult<Charge> {
         charge_id: row.try_get("id")?,
         status: ChargeStatus::Succeeded,
         user_id: row.try_get("user_id")?,
-        method: PaymentMethod::from_store(row.try_get("method")?),
+        method: stored(PaymentMethod::parse, row.try_get("method")?)?,
         card_last4: row.try_get("card_last4")?,
         amount_cents: row.try_get("amount_cents")?,
         refunded_cents: row.try_get("refunded_cents")?,
@@ -151,7 +151,7 @@ impl WalletStore for PostgresWallet {
             };
             transactions.push(WalletTransaction {
                 id,
-                kind: TransactionKind::from_store(row.try_get("kind")?),
+                kind: stored(TransactionKind::parse, row.try_get("kind")?)?,
                 amount_cents: row.try_get("amount_cents")?,
                 balance_after_cents: row.try_get("balance_after_cents")?,
                 reference: row.try_get("reference")?,
