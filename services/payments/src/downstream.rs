@@ -14,6 +14,7 @@ use eshop_platform::{
     client::{CallError, ClientPolicy, ServiceClient},
     settings::ServiceUrl,
 };
+use eshop_shipping_api::{ConfirmInput, QuoteInput, ShippingClient};
 use eshop_wallet_api::{ChargeInput, PaymentInput, PaymentMethod, RefundInput, WalletClient};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -81,7 +82,7 @@ pub(crate) struct HttpDownstream {
     users: ServiceClient,
     cart: ServiceClient,
     catalog: CatalogClient,
-    shipping: ServiceClient,
+    shipping: ShippingClient,
     wallet: WalletClient,
     orders: ServiceClient,
 }
@@ -105,20 +106,6 @@ struct CartLine {
 }
 
 #[derive(Debug, Deserialize)]
-struct Quote {
-    id: Uuid,
-    cost_cents: i64,
-    estimated_days: i64,
-    city: QuoteCity,
-}
-
-#[derive(Debug, Deserialize)]
-struct QuoteCity {
-    name: String,
-    country_code: String,
-}
-
-#[derive(Debug, Deserialize)]
 struct Order {
     id: Uuid,
 }
@@ -137,7 +124,7 @@ impl HttpDownstream {
             users: client("users", &urls.users),
             cart: client("cart", &urls.cart),
             catalog: CatalogClient::new(client("catalog", &urls.catalog)),
-            shipping: client("shipping", &urls.shipping),
+            shipping: ShippingClient::new(client("shipping", &urls.shipping)),
             wallet: WalletClient::new(client("wallet", &urls.wallet)),
             orders: client("orders", &urls.orders),
         }
@@ -215,26 +202,27 @@ impl Downstream for HttpDownstream {
         address: &Address,
         weight_grams: i64,
     ) -> Result<Shipping, CallError> {
-        let quote: Quote = self
+        let quote = self
             .shipping
-            .request(Method::POST, "/v1/quotes")
-            .json(&json!({ "city_id": address.city_id, "weight_grams": weight_grams.max(1) }))
-            .send()
+            .quote(&QuoteInput {
+                city_id: address.city_id.clone(),
+                weight_grams: u32::try_from(weight_grams.max(1)).unwrap_or(u32::MAX),
+            })
             .await?;
         self.shipping
-            .request(
-                Method::POST,
-                &format!("/internal/quotes/{}/confirm", quote.id),
+            .confirm(
+                quote.id,
+                &ConfirmInput {
+                    reference: checkout.to_string(),
+                },
             )
-            .json(&json!({ "reference": checkout.to_string() }))
-            .send_without_answer()
             .await?;
         Ok(Shipping {
             quote_id: quote.id,
             cost_cents: quote.cost_cents,
-            estimated_days: quote.estimated_days,
+            estimated_days: i64::from(quote.estimated_days),
             city: quote.city.name,
-            country_code: quote.city.country_code,
+            country_code: quote.city.country_code.as_str().to_owned(),
         })
     }
 

@@ -1,14 +1,17 @@
-//! Shipping's values, validated once at the edge: a request that gets past
-//! these types holds nothing the stores need to check again. Also the
-//! search key that makes city search case- and accent-insensitive, and the
-//! rule that decides what confirming a quote does.
+//! Shipping's values, validated once at the edge: the requests of the API
+//! crate (`eshop-shipping-api`, whose types are re-exported here) become
+//! validated values that hold nothing the stores need to check again. Also
+//! the search key that makes city search case- and accent-insensitive, and
+//! the rule that decides what confirming a quote does.
 
 use std::{fmt, str::FromStr};
 
 use eshop_platform::error::ApiError;
-use serde::{Deserialize, Serialize};
+pub use eshop_shipping_api::{
+    City, CityId, CitySearchParams, ConfirmInput, Country, CountryCode, MAX_REFERENCE_CHARS, Quote,
+    QuoteInput, QuoteStatus, Reference,
+};
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// Longest city search, in characters.
@@ -18,10 +21,6 @@ pub const MAX_SEARCH_LIMIT: u32 = 50;
 pub const DEFAULT_SEARCH_LIMIT: u32 = 10;
 /// Heaviest parcel, in grams.
 pub const MAX_WEIGHT_GRAMS: u32 = 50_000;
-/// Longest confirmation reference, in characters.
-pub const MAX_REFERENCE_CHARS: usize = 100;
-/// Longest city id, in bytes.
-const MAX_CITY_ID_LEN: usize = 64;
 
 /// A point on Earth in degrees: latitude -90 to 90 (north positive),
 /// longitude -180 to 180 (east positive). Written `latitude,longitude`.
@@ -69,82 +68,6 @@ impl FromStr for Coordinates {
 impl fmt::Display for Coordinates {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{},{}", self.latitude, self.longitude)
-    }
-}
-
-/// An ISO 3166-1 alpha-2 country code: two capital letters, e.g. `NL`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
-#[schema(value_type = String, example = "NL", pattern = "^[A-Z]{2}$")]
-pub struct CountryCode(String);
-
-impl CountryCode {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        if text.len() == 2 && text.bytes().all(|byte| byte.is_ascii_uppercase()) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "a country is two capital letters (ISO 3166-1 alpha-2), e.g. NL",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A code read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(code: String) -> Self {
-        Self(code)
-    }
-}
-
-/// A city's id: its country code and name in lowercase ASCII, joined by
-/// dashes, e.g. `br-sao-paulo`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
-#[schema(value_type = String, example = "nl-rotterdam", pattern = "^[a-z0-9-]{1,64}$")]
-pub struct CityId(String);
-
-impl CityId {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let valid = !text.is_empty()
-            && text.len() <= MAX_CITY_ID_LEN
-            && text
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "a city id is 1 to 64 lowercase letters, digits and dashes, e.g. nl-rotterdam",
-            ))
-        }
-    }
-
-    /// The id of the city `name` in `country`, as the city data gets it.
-    pub fn of(country: &CountryCode, name: &str) -> Result<Self, ApiError> {
-        let id = format!(
-            "{}-{}",
-            country.as_str().to_ascii_lowercase(),
-            search_key(name).replace(' ', "-")
-        );
-        Self::parse("id", &id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// An id read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(id: String) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for CityId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -230,57 +153,24 @@ fn prefix_upper_bound(prefix: &str) -> String {
     char::MAX.to_string().repeat(prefix.chars().count() + 1)
 }
 
-/// A country shipping serves.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Country {
-    pub code: CountryCode,
-    #[schema(example = "Netherlands")]
-    pub name: String,
-    /// Cities of the country that shipping knows.
-    pub city_count: i64,
-}
-
-/// A city shipping delivers to.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct City {
-    pub id: CityId,
-    #[schema(example = "Rotterdam")]
-    pub name: String,
-    pub country_code: CountryCode,
-    #[schema(example = "Netherlands")]
-    pub country_name: String,
-    /// Degrees north (negative: south).
-    #[schema(example = 51.9244)]
-    pub latitude: f64,
-    /// Degrees east (negative: west).
-    #[schema(example = 4.4777)]
-    pub longitude: f64,
-}
-
-impl City {
-    pub fn coordinates(&self) -> Coordinates {
-        Coordinates {
-            latitude: self.latitude,
-            longitude: self.longitude,
+impl Coordinates {
+    /// Where `city` is.
+    pub fn of(city: &City) -> Self {
+        Self {
+            latitude: city.latitude,
+            longitude: city.longitude,
         }
     }
 }
 
-/// The query string of `GET /v1/cities`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct CitySearchParams {
-    /// The start of the city's name, 1 to 60 characters; case and accents
-    /// do not matter ("sao" finds São Paulo).
-    #[param(min_length = 1, max_length = 60, example = "sao")]
-    pub q: String,
-    /// Only cities of this country (ISO 3166-1 alpha-2, e.g. `FR`).
-    #[param(pattern = "^[A-Z]{2}$", example = "BR")]
-    pub country: Option<String>,
-    /// Most cities to return, 1 to 50 (default 10).
-    #[param(minimum = 1, maximum = 50, default = 10)]
-    pub limit: Option<u32>,
+/// The id of the city `name` in `country`, as the city data gets it.
+pub fn city_id_of(country: &CountryCode, name: &str) -> Result<CityId, ApiError> {
+    let id = format!(
+        "{}-{}",
+        country.as_str().to_ascii_lowercase(),
+        search_key(name).replace(' ', "-")
+    );
+    CityId::parse("id", &id)
 }
 
 /// A validated city search.
@@ -294,9 +184,10 @@ pub struct CitySearch {
     pub limit: u32,
 }
 
-impl CitySearchParams {
-    pub fn validate(self) -> Result<CitySearch, ApiError> {
-        let q = self.q.trim();
+impl CitySearch {
+    /// The search `params` ask for, once they are valid.
+    pub fn validate(params: &CitySearchParams) -> Result<Self, ApiError> {
+        let q = params.q.trim();
         let length = q.chars().count();
         if length == 0 || length > MAX_QUERY_CHARS {
             return Err(ApiError::invalid(
@@ -308,17 +199,17 @@ impl CitySearchParams {
         if prefix.is_empty() {
             return Err(ApiError::invalid("q", "must hold a letter or a digit"));
         }
-        let limit = self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+        let limit = params.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
         if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
             return Err(ApiError::invalid(
                 "limit",
                 format!("must be between 1 and {MAX_SEARCH_LIMIT}"),
             ));
         }
-        Ok(CitySearch {
+        Ok(Self {
             upper_bound: prefix_upper_bound(&prefix),
             prefix,
-            country: self
+            country: params
                 .country
                 .as_deref()
                 .map(|code| CountryCode::parse("country", code))
@@ -328,83 +219,16 @@ impl CitySearchParams {
     }
 }
 
-/// The body of `POST /v1/quotes`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuoteInput {
-    /// Where the parcel goes: a city id from `GET /v1/cities`.
-    #[schema(example = "fr-paris")]
-    pub city_id: String,
-    /// The parcel's weight, 1 to 50,000 grams.
-    #[schema(example = 1200, minimum = 1, maximum = 50000)]
-    pub weight_grams: u32,
-}
-
-impl QuoteInput {
-    pub fn validate(self) -> Result<(CityId, u32), ApiError> {
-        let city = CityId::parse("city_id", &self.city_id)?;
-        if !(1..=MAX_WEIGHT_GRAMS).contains(&self.weight_grams) {
-            return Err(ApiError::invalid(
-                "weight_grams",
-                format!("must be between 1 and {MAX_WEIGHT_GRAMS}"),
-            ));
-        }
-        Ok((city, self.weight_grams))
+/// Where a quote asked for by `input` goes and what it weighs, once valid.
+pub fn quote_request(input: &QuoteInput) -> Result<(CityId, u32), ApiError> {
+    let city = CityId::parse("city_id", &input.city_id)?;
+    if !(1..=MAX_WEIGHT_GRAMS).contains(&input.weight_grams) {
+        return Err(ApiError::invalid(
+            "weight_grams",
+            format!("must be between 1 and {MAX_WEIGHT_GRAMS}"),
+        ));
     }
-}
-
-/// What a quote was confirmed for, e.g. an order or checkout id: 1 to 100
-/// characters without control characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(value_type = String, example = "order-7f3c")]
-pub struct Reference(String);
-
-impl Reference {
-    pub fn parse(field: &str, text: &str) -> Result<Self, ApiError> {
-        let text = text.trim();
-        let length = text.chars().count();
-        if length == 0 || length > MAX_REFERENCE_CHARS {
-            return Err(ApiError::invalid(
-                field,
-                format!("must be 1 to {MAX_REFERENCE_CHARS} characters"),
-            ));
-        }
-        if text.chars().any(char::is_control) {
-            return Err(ApiError::invalid(field, "must not hold control characters"));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A reference read back from a store, which only holds valid ones.
-    pub(crate) fn from_store(reference: String) -> Self {
-        Self(reference)
-    }
-}
-
-/// The body of `POST /internal/quotes/{id}/confirm`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmInput {
-    /// What the quote is confirmed for, e.g. the order or checkout id. The
-    /// same reference again gets the same answer.
-    #[schema(example = "order-7f3c")]
-    pub reference: String,
-}
-
-/// Where a quote stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum QuoteStatus {
-    /// It can be confirmed until it expires.
-    Open,
-    /// Checkout took it; it stays confirmed.
-    Confirmed,
-    /// It was not confirmed in time.
-    Expired,
+    Ok((city, input.weight_grams))
 }
 
 /// A confirmation: for what, and when.
@@ -487,43 +311,6 @@ impl QuoteRecord {
     }
 }
 
-/// A price for sending a parcel from the warehouse to a city.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Quote {
-    pub id: Uuid,
-    /// Where the parcel goes.
-    pub city: City,
-    /// Great-circle distance from the warehouse, in km, to one decimal.
-    #[schema(example = 372.5)]
-    pub distance_km: f64,
-    #[schema(example = 1200)]
-    pub weight_grams: u32,
-    /// The price, in cents.
-    #[schema(example = 951)]
-    pub cost_cents: i64,
-    /// Working days until delivery, estimated from the distance.
-    #[schema(example = 2)]
-    pub estimated_days: u32,
-    pub status: QuoteStatus,
-    /// What the quote was confirmed for; only once confirmed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<Reference>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    /// Until when an open quote can be confirmed.
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: OffsetDateTime,
-    /// When it was confirmed; only once confirmed.
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub confirmed_at: Option<OffsetDateTime>,
-}
-
 #[cfg(test)]
 mod tests {
     use time::Duration;
@@ -568,14 +355,14 @@ mod tests {
     fn city_ids_come_from_country_and_name() {
         let code = |code| CountryCode::parse("country", code).unwrap();
         assert_eq!(
-            CityId::of(&code("BR"), "São Paulo").unwrap().as_str(),
+            city_id_of(&code("BR"), "São Paulo").unwrap().as_str(),
             "br-sao-paulo"
         );
         assert_eq!(
-            CityId::of(&code("CA"), "St. John's").unwrap().as_str(),
+            city_id_of(&code("CA"), "St. John's").unwrap().as_str(),
             "ca-st-johns"
         );
-        assert!(CityId::of(&code("JP"), "東京").is_err());
+        assert!(city_id_of(&code("JP"), "東京").is_err());
         for bad in ["", "NL-ROTTERDAM", "nl rotterdam", &"a".repeat(65)] {
             assert_eq!(
                 CityId::parse("city_id", bad).unwrap_err().field(),
@@ -608,21 +395,25 @@ mod tests {
             country: country.map(str::to_owned),
             limit,
         };
-        let search = params(" São ", Some("BR"), None).validate().unwrap();
+        let search = CitySearch::validate(&params(" São ", Some("BR"), None)).unwrap();
         assert_eq!(
             (search.prefix.as_str(), search.limit),
             ("sao", DEFAULT_SEARCH_LIMIT)
         );
         assert_eq!(search.country.unwrap().as_str(), "BR");
-        let field =
-            |params: CitySearchParams| params.validate().unwrap_err().field().map(str::to_owned);
+        let field = |params: CitySearchParams| {
+            CitySearch::validate(&params)
+                .unwrap_err()
+                .field()
+                .map(str::to_owned)
+        };
         assert_eq!(field(params("", None, None)).as_deref(), Some("q"));
         assert_eq!(field(params("...", None, None)).as_deref(), Some("q"));
         assert_eq!(
             field(params(&"a".repeat(61), None, None)).as_deref(),
             Some("q")
         );
-        assert!(params(&"é".repeat(60), None, None).validate().is_ok());
+        assert!(CitySearch::validate(&params(&"é".repeat(60), None, None)).is_ok());
         assert_eq!(field(params("a", None, Some(0))).as_deref(), Some("limit"));
         assert_eq!(field(params("a", None, Some(51))).as_deref(), Some("limit"));
         assert_eq!(

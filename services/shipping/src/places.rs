@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{CityId, Coordinates, CountryCode, search_key};
+use crate::domain::{CityId, Coordinates, CountryCode, city_id_of, search_key};
 
 /// The city data.
 pub const DATA: &str = include_str!("../data/cities.csv");
@@ -93,7 +93,7 @@ fn place(line: &str) -> Result<Place, String> {
         .ok()
         .filter(|thousands| *thousands >= 0)
         .ok_or_else(|| format!("the population {population:?} is not a number of thousands"))?;
-    let id = CityId::of(&country_code, name)
+    let id = city_id_of(&country_code, name)
         .map_err(|_| format!("{name} has no plain-letter id; spell it in Latin letters"))?;
     Ok(Place {
         id,

@@ -23,8 +23,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        City, CityId, CitySearchParams, ConfirmDecision, ConfirmInput, Coordinates, Country, Quote,
-        QuoteInput, QuoteRecord, Reference,
+        City, CityId, CitySearch, CitySearchParams, ConfirmDecision, ConfirmInput, Coordinates,
+        Country, Quote, QuoteInput, QuoteRecord, Reference, quote_request,
     },
     pricing,
     store::ShippingStore,
@@ -106,7 +106,7 @@ async fn search_cities(
     State(state): State<AppState>,
     Query(params): Query<CitySearchParams>,
 ) -> Result<Json<Vec<City>>, ApiError> {
-    let search = params.validate()?;
+    let search = CitySearch::validate(&params)?;
     Ok(Json(state.store.search_cities(&search).await?))
 }
 
@@ -142,12 +142,12 @@ async fn create_quote(
     State(state): State<AppState>,
     Json(input): Json<QuoteInput>,
 ) -> Result<(StatusCode, [(HeaderName, String); 1], Json<Quote>), ApiError> {
-    let (city_id, weight_grams) = input.validate()?;
+    let (city_id, weight_grams) = quote_request(&input)?;
     let city =
         state.store.city(&city_id).await?.ok_or_else(|| {
             ApiError::invalid("city_id", format!("city {city_id} does not exist"))
         })?;
-    let distance_km = pricing::distance_km(state.warehouse, city.coordinates());
+    let distance_km = pricing::distance_km(state.warehouse, Coordinates::of(&city));
     let now = whole_microseconds(OffsetDateTime::now_utc());
     let record = QuoteRecord {
         id: Uuid::new_v4(),
