@@ -1,11 +1,12 @@
 //! The cart's values, validated once at the edge: who owns a cart, SKUs,
-//! quantities, the lines a store keeps and the cart the API shows.
+//! quantities, the lines a store keeps, and the cart the API shows (the
+//! API crate's `CartView`, re-exported here with the other wire types of
+//! `eshop-cart-api`).
 
+pub use eshop_cart_api::{AddItem, CartView, LineView, MergeInput, SetQuantity};
 use eshop_platform::error::ApiError;
 pub use eshop_platform::sku::Sku;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Most units of one product a line holds.
@@ -62,44 +63,6 @@ pub fn check_quantity(field: &str, quantity: u32) -> Result<u32, ApiError> {
             format!("must be between 1 and {MAX_QUANTITY}"),
         ))
     }
-}
-
-/// The body of `PUT /v1/cart/items/{sku}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetQuantity {
-    /// The line's new quantity, 1 to 99.
-    #[schema(minimum = 1, maximum = 99)]
-    pub quantity: u32,
-}
-
-/// The body of `POST /v1/cart/items`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddItem {
-    #[schema(example = "ROBOT-ARM-2", pattern = "^[A-Z0-9-]{1,32}$")]
-    pub sku: String,
-    /// Units to add to what the cart holds, 1 to 99; a line holds at most 99.
-    #[schema(minimum = 1, maximum = 99)]
-    pub quantity: u32,
-}
-
-/// The body of `POST /v1/cart/merge`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MergeInput {
-    /// The anonymous session whose cart joins the user's.
-    #[schema(format = Uuid)]
-    pub session_id: String,
-}
-
-/// A product as the cart needs it from the catalog.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CatalogProduct {
-    pub name: String,
-    pub price_cents: i64,
-    /// Units that can be ordered now.
-    pub stock: i64,
 }
 
 /// How a write changes a line's quantity.
@@ -184,34 +147,6 @@ pub fn epoch_ms(at: OffsetDateTime) -> i64 {
 pub fn from_epoch_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// A line as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LineView {
-    pub sku: Sku,
-    pub name: String,
-    /// Price of one unit, in cents, when the line was last added or set.
-    pub unit_price_cents: i64,
-    #[schema(minimum = 1, maximum = 99)]
-    pub quantity: u32,
-    /// `unit_price_cents × quantity`.
-    pub line_total_cents: i64,
-}
-
-/// A cart as the API shows it. An unknown or expired cart is an empty one.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CartView {
-    /// In the order they were first added.
-    pub lines: Vec<LineView>,
-    /// Units in the cart, all lines together.
-    pub item_count: u32,
-    /// The sum of the line totals, in cents.
-    pub total_cents: i64,
-    /// When the cart is dropped unless changed before; `null` when empty.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime, required = true)]
-    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl From<Cart> for CartView {

@@ -15,6 +15,7 @@ pub mod store;
 
 use std::{sync::Arc, time::Duration};
 
+use eshop_catalog_api::CatalogClient;
 use eshop_platform::{
     auth::Auth,
     client::{ClientPolicy, ServiceClient},
@@ -91,12 +92,12 @@ pub async fn build(settings: CartSettings) -> Result<Application, BuildError> {
     let state = AppState {
         store,
         auth,
-        catalog: ServiceClient::new(
+        catalog: CatalogClient::new(ServiceClient::new(
             "catalog",
             settings.catalog_url.as_str(),
             settings.server.internal_token.clone(),
             ClientPolicy::default(),
-        ),
+        )),
         metrics: cart_metrics,
         ttl: settings.cart_ttl,
     };

@@ -10,9 +10,10 @@ use axum::{
     extract::{FromRef, FromRequestParts, State},
     http::{StatusCode, request::Parts},
 };
+use eshop_catalog_api::{CatalogClient, Product};
 use eshop_platform::{
     auth::{Auth, InternalCaller, MaybeUser, User},
-    client::{CallError, ServiceClient},
+    client::CallError,
     error::{ApiError, ErrorBody},
     extract::{Json, Path},
     openapi::{BearerScheme, InternalTokenScheme},
@@ -31,8 +32,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        AddItem, CartOwner, CartView, CatalogProduct, Change, LineWrite, MAX_LINES, MAX_QUANTITY,
-        MergeInput, SetQuantity, Sku, WriteOutcome, check_quantity, parse_session_id,
+        AddItem, CartOwner, CartView, Change, LineWrite, MAX_LINES, MAX_QUANTITY, MergeInput,
+        SetQuantity, Sku, WriteOutcome, check_quantity, parse_session_id,
     },
     store::CartStore,
 };
@@ -45,7 +46,7 @@ pub const SESSION_HEADER: &str = "x-session-id";
 pub(crate) struct AppState {
     pub(crate) store: Arc<dyn CartStore>,
     pub(crate) auth: Auth,
-    pub(crate) catalog: ServiceClient,
+    pub(crate) catalog: CatalogClient,
     pub(crate) metrics: CartMetrics,
     /// How long an idle cart is kept.
     pub(crate) ttl: Duration,
@@ -492,12 +493,8 @@ fn insufficient_stock(sku: &Sku, left: i64, held: Option<u32>) -> ApiError {
 
 /// The product as the catalog has it now, or `None` if the catalog does
 /// not know it. A catalog that cannot be reached is 503.
-async fn catalog_product(
-    catalog: &ServiceClient,
-    sku: &Sku,
-) -> Result<Option<CatalogProduct>, ApiError> {
-    let path = format!("/v1/products/{sku}");
-    let product: CatalogProduct = match catalog.get(&path).send().await {
+async fn catalog_product(catalog: &CatalogClient, sku: &Sku) -> Result<Option<Product>, ApiError> {
+    let product = match catalog.product(sku.as_str()).await {
         Ok(product) => product,
         Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
         Err(error) => return Err(error.into()),

@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 use axum::http::Method;
+use eshop_cart_api::CartClient;
 use eshop_catalog_api::{CatalogClient, LineInput, ReservationInput};
 use eshop_platform::{
     client::{CallError, ClientPolicy, ServiceClient},
@@ -80,7 +81,7 @@ pub trait Downstream: Send + Sync {
 #[derive(Debug, Clone)]
 pub(crate) struct HttpDownstream {
     users: ServiceClient,
-    cart: ServiceClient,
+    cart: CartClient,
     catalog: CatalogClient,
     shipping: ShippingClient,
     wallet: WalletClient,
@@ -90,19 +91,6 @@ pub(crate) struct HttpDownstream {
 #[derive(Debug, Deserialize)]
 pub struct UserSummary {
     pub email: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct CartView {
-    lines: Vec<CartLine>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CartLine {
-    sku: String,
-    name: String,
-    quantity: i64,
-    unit_price_cents: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +110,7 @@ impl HttpDownstream {
         };
         Self {
             users: client("users", &urls.users),
-            cart: client("cart", &urls.cart),
+            cart: CartClient::new(client("cart", &urls.cart)),
             catalog: CatalogClient::new(client("catalog", &urls.catalog)),
             shipping: ShippingClient::new(client("shipping", &urls.shipping)),
             wallet: WalletClient::new(client("wallet", &urls.wallet)),
@@ -141,28 +129,21 @@ impl Downstream for HttpDownstream {
     }
 
     async fn cart(&self, user: Uuid) -> Result<Vec<Line>, CallError> {
-        let cart: CartView = self
-            .cart
-            .get(&format!("/internal/carts/{user}"))
-            .send()
-            .await?;
+        let cart = self.cart.user_cart(user).await?;
         Ok(cart
             .lines
             .into_iter()
             .map(|line| Line {
-                sku: line.sku,
+                sku: line.sku.as_str().to_owned(),
                 name: line.name,
-                quantity: line.quantity,
+                quantity: i64::from(line.quantity),
                 unit_price_cents: line.unit_price_cents,
             })
             .collect())
     }
 
     async fn clear_cart(&self, user: Uuid) -> Result<(), CallError> {
-        self.cart
-            .request(Method::DELETE, &format!("/internal/carts/{user}"))
-            .send_without_answer()
-            .await
+        self.cart.clear_user_cart(user).await
     }
 
     async fn reserve(&self, checkout: Uuid, lines: &[Line]) -> Result<(), CallError> {
