@@ -33,7 +33,6 @@ use eshop_platform::{
     stores::{self, Preparation, RedisCheck, SqliteCheck},
 };
 pub use settings::DispatchSettings;
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -121,19 +120,15 @@ pub async fn build(settings: DispatchSettings) -> Result<Application, BuildError
             stopping.clone(),
         ),
     );
-    let (pruning, retention) = (store.clone(), settings.retention);
-    tokio::spawn(housekeeping::every(
+    let pruning = store.clone();
+    tokio::spawn(housekeeping::prune(
         "finished shipments past their retention deleted",
-        housekeeping::PRUNE_EVERY,
+        settings.retention,
         preparation.clone(),
         stopping.clone(),
-        move || {
+        move |finished_before| {
             let store = pruning.clone();
-            async move {
-                store
-                    .prune_finished(OffsetDateTime::now_utc() - retention)
-                    .await
-            }
+            async move { store.prune_finished(finished_before).await }
         },
     ));
     let scheduler = Scheduler {

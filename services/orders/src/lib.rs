@@ -33,7 +33,6 @@ use eshop_platform::{
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
 };
 pub use settings::OrdersSettings;
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -165,18 +164,14 @@ async fn run_workers(workers: Workers, preparation: Preparation, stopping: Cance
     );
     let relay = outbox.relay(bus.clone(), retention, stopping.clone());
     let pruned = store.clone();
-    let pruning = housekeeping::every(
+    let pruning = housekeeping::prune(
         "handled events past their retention forgotten",
-        housekeeping::PRUNE_EVERY,
+        retention,
         preparation,
         stopping.clone(),
-        move || {
+        move |handled_before| {
             let store = pruned.clone();
-            async move {
-                store
-                    .prune_handled_events(OffsetDateTime::now_utc() - retention)
-                    .await
-            }
+            async move { store.prune_handled_events(handled_before).await }
         },
     );
     let consumer = consume(

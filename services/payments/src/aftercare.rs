@@ -12,6 +12,7 @@ use std::{sync::Arc, time::Duration};
 use eshop_contracts::{EventKind, OrderCancelled, OrderReturned};
 use eshop_platform::{
     events::{Event, HandlerError},
+    housekeeping,
     stores::Preparation,
 };
 use tokio_util::sync::CancellationToken;
@@ -109,27 +110,28 @@ async fn charge_of(saga: &Saga, checkout_id: Uuid) -> Result<(Uuid, i64), Handle
 
 /// Resumes unfinished checkouts whose lease ran out, until the service stops.
 pub async fn recover(saga: Arc<Saga>, preparation: Preparation, stopping: CancellationToken) {
-    let mut ticks = tokio::time::interval(RECOVERY_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = stopping.cancelled() => return,
-        }
-        if !preparation.is_done() {
-            continue;
-        }
-        let abandoned = match saga.store.recoverable(20).await {
-            Ok(abandoned) => abandoned,
-            Err(error) => {
-                tracing::warn!(%error, "cannot look for abandoned checkouts");
-                continue;
-            }
-        };
-        for id in abandoned {
-            tracing::info!(checkout = %id, "resuming an abandoned checkout");
-            if let Err(error) = saga.drive(id).await {
-                tracing::warn!(checkout = %id, %error, "resuming failed; will retry");
-            }
+    housekeeping::every(
+        "abandoned checkouts resumed",
+        RECOVERY_INTERVAL,
+        preparation,
+        stopping,
+        move || {
+            let saga = saga.clone();
+            async move { resume_abandoned(&saga).await }
+        },
+    )
+    .await;
+}
+
+/// Drives up to 20 unfinished checkouts whose lease ran out; answers how
+/// many it took up. One that cannot move yet waits for the next round.
+async fn resume_abandoned(saga: &Saga) -> Result<u64, sqlx::Error> {
+    let abandoned = saga.store.recoverable(20).await?;
+    for &id in &abandoned {
+        tracing::info!(checkout = %id, "resuming an abandoned checkout");
+        if let Err(error) = saga.drive(id).await {
+            tracing::warn!(checkout = %id, %error, "resuming failed; will retry");
         }
     }
+    Ok(abandoned.len() as u64)
 }

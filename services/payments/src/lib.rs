@@ -25,7 +25,6 @@ use eshop_platform::{
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
 };
 pub use settings::PaymentsSettings;
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -79,19 +78,15 @@ pub async fn build(settings: PaymentsSettings) -> Result<Application, BuildError
         metrics: saga_metrics,
     });
 
-    let (pruning, retention) = (store.clone(), settings.retention);
-    tokio::spawn(housekeeping::every(
+    let pruning = store.clone();
+    tokio::spawn(housekeeping::prune(
         "finished checkouts past their retention deleted",
-        housekeeping::PRUNE_EVERY,
+        settings.retention,
         preparation.clone(),
         stopping.clone(),
-        move || {
+        move |finished_before| {
             let store = pruning.clone();
-            async move {
-                store
-                    .prune_finished(OffsetDateTime::now_utc() - retention)
-                    .await
-            }
+            async move { store.prune_finished(finished_before).await }
         },
     ));
     tokio::spawn(aftercare::recover(

@@ -8,6 +8,7 @@
 
 use std::{fmt::Display, future::Future, time::Duration};
 
+use time::OffsetDateTime;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +48,26 @@ pub async fn every<F, Fut, E>(
             Err(error) => tracing::warn!(%error, "{what}: failed; will retry"),
         }
     }
+}
+
+/// Runs `prune` every [`PRUNE_EVERY`] once `preparation` is done, until
+/// `stopping` is cancelled, handing it the moment before which data is
+/// past `retention`.
+pub async fn prune<F, Fut, E>(
+    what: &'static str,
+    retention: Duration,
+    preparation: Preparation,
+    stopping: CancellationToken,
+    mut prune: F,
+) where
+    F: FnMut(OffsetDateTime) -> Fut,
+    Fut: Future<Output = Result<u64, E>>,
+    E: Display,
+{
+    every(what, PRUNE_EVERY, preparation, stopping, move || {
+        prune(OffsetDateTime::now_utc() - retention)
+    })
+    .await;
 }
 
 #[cfg(test)]

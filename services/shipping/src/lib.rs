@@ -27,7 +27,6 @@ use eshop_platform::{
     stores::{self, PostgresCheck, Preparation, SqliteCheck},
 };
 pub use settings::ShippingSettings;
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -71,19 +70,15 @@ pub async fn build(settings: ShippingSettings) -> Result<Application, BuildError
         }
     });
 
-    let (pruning, retention) = (store.clone(), settings.retention);
-    tokio::spawn(housekeeping::every(
+    let pruning = store.clone();
+    tokio::spawn(housekeeping::prune(
         "expired quotes past their retention deleted",
-        housekeeping::PRUNE_EVERY,
+        settings.retention,
         preparation.clone(),
         stopping.clone(),
-        move || {
+        move |expired_before| {
             let store = pruning.clone();
-            async move {
-                store
-                    .prune_quotes(OffsetDateTime::now_utc() - retention)
-                    .await
-            }
+            async move { store.prune_quotes(expired_before).await }
         },
     ));
 

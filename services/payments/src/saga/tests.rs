@@ -233,6 +233,25 @@ fn finished(driven: Driven) -> Checkout {
     }
 }
 
+/// The first `steps` calls of a whole checkout, then `after`.
+fn calls_until(steps: usize, after: &[Call]) -> Vec<Call> {
+    let mut calls = forward_calls()[..steps].to_vec();
+    calls.extend_from_slice(after);
+    calls
+}
+
+/// What compensating a charged checkout calls: a full refund, then the
+/// stock's release.
+fn refund_and_release() -> [Call; 2] {
+    [
+        Call::Refund {
+            amount_cents: TOTAL_CENTS,
+            reason: "compensation".to_owned(),
+        },
+        Call::Release,
+    ]
+}
+
 /// The calls of a whole successful checkout, in order.
 fn forward_calls() -> Vec<Call> {
     vec![
@@ -302,9 +321,7 @@ async fn no_stock_fails_and_releases_whatever_the_reservation_took() {
         (failure.status, failure.code.as_str()),
         (409, "out_of_stock")
     );
-    let mut expected = forward_calls()[..5].to_vec();
-    expected.push(Call::Release);
-    assert_eq!(services.calls(), expected);
+    assert_eq!(services.calls(), calls_until(5, &[Call::Release]));
 }
 
 #[tokio::test]
@@ -321,11 +338,9 @@ async fn a_declined_payment_charges_nothing_and_puts_the_stock_back() {
         (402, "card_declined")
     );
     assert_eq!(failure.field.as_deref(), Some("payment"));
-    let mut expected = forward_calls()[..6].to_vec();
-    expected.push(Call::Release);
     assert_eq!(
         services.calls(),
-        expected,
+        calls_until(6, &[Call::Release]),
         "no refund of a charge never made"
     );
 }
@@ -340,15 +355,7 @@ async fn an_order_refused_after_the_charge_is_refunded_in_full_and_restocked() {
     let failed = finished(saga.drive(checkout(&saga, None).await).await.unwrap());
     assert_eq!(failed.status, Status::Failed);
     assert!(failed.progress.refunded && failed.progress.released);
-    let mut expected = forward_calls()[..8].to_vec();
-    expected.extend([
-        Call::Refund {
-            amount_cents: TOTAL_CENTS,
-            reason: "compensation".to_owned(),
-        },
-        Call::Release,
-    ]);
-    assert_eq!(services.calls(), expected);
+    assert_eq!(services.calls(), calls_until(8, &refund_and_release()));
 }
 
 #[tokio::test]
@@ -369,9 +376,11 @@ async fn a_service_down_stalls_the_checkout_and_resuming_repeats_no_saved_step()
 
     let done = finished(saga.drive(id).await.unwrap());
     assert_eq!(done.status, Status::Completed);
-    let mut expected = forward_calls()[..6].to_vec();
-    expected.extend_from_slice(&forward_calls()[5..]);
-    assert_eq!(services.calls(), expected, "only the failed call again");
+    assert_eq!(
+        services.calls(),
+        calls_until(6, &forward_calls()[5..]),
+        "only the failed call again"
+    );
 }
 
 #[tokio::test]
@@ -384,13 +393,5 @@ async fn past_its_deadline_a_stalled_checkout_gives_back_what_it_took() {
         (failure.status, failure.code.as_str()),
         (503, "unavailable")
     );
-    let mut expected = forward_calls()[..8].to_vec();
-    expected.extend([
-        Call::Refund {
-            amount_cents: TOTAL_CENTS,
-            reason: "compensation".to_owned(),
-        },
-        Call::Release,
-    ]);
-    assert_eq!(services.calls(), expected);
+    assert_eq!(services.calls(), calls_until(8, &refund_and_release()));
 }
